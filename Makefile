@@ -1,0 +1,72 @@
+# tabkit developer entry points. Two commands on a fresh machine:
+#   make demo   create .venv, install tabkit, fit the boosted NN and LightGBM
+#   make test   install the test extras and run lint, type checks and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch. Elsewhere, pick a build with TORCH_SPEC / TORCH_INDEX,
+# e.g. make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+PIP := $(BIN)/python -m pip
+PIP_TORCH := $(PIP) install $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+
+.PHONY: help venv install install-test gbnn demo test lint typecheck pytest wheel-check bench-foundation clean
+
+help:
+	@echo "make demo         - create $(VENV), install tabkit, run the demo"
+	@echo "make test         - install test extras + reference packages, run ruff, mypy and pytest"
+	@echo "make gbnn         - install the boosted-NN authors' GBNN 0.0.2 (--no-deps)"
+	@echo "make bench-foundation - boosted NN vs GBNN, MLP, HGB, LightGBM (benchmarks/results/)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+venv: $(BIN)/python
+
+# torch first, pinned, so that no dependency pulls a multi-GB CUDA build.
+install: venv
+	$(PIP_TORCH)
+	$(PIP) install -e .
+
+install-test: venv
+	$(PIP_TORCH)
+	$(PIP) install -e ".[test]"
+
+# GBNN declares the deprecated `sklearn` package as a dependency: install without deps.
+gbnn: venv
+	$(PIP) install --no-deps "GBNN==0.0.2"
+
+demo: install
+	$(BIN)/tabkit demo
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/python -m pytest
+
+test: install-test gbnn lint typecheck pytest
+
+# Build the wheel, install it into a fresh environment and import it from there.
+wheel-check: venv
+	rm -rf dist .venv-wheel
+	$(PIP) install --quiet build
+	$(BIN)/python -m build --wheel --outdir dist .
+	$(PYTHON) -m venv .venv-wheel
+	.venv-wheel/bin/python -m pip install --quiet $(TORCH_SPEC)
+	.venv-wheel/bin/python -m pip install --quiet dist/*.whl
+	cd / && $(CURDIR)/.venv-wheel/bin/python -c "import tabkit, sys; print('tabkit', tabkit.__version__, 'from', tabkit.__file__); sys.exit(0 if 'site-packages' in tabkit.__file__ else 1)"
+	cd / && $(CURDIR)/.venv-wheel/bin/tabkit --version
+
+bench-foundation: install-test gbnn
+	$(BIN)/python -m benchmarks.run --suite foundation --models boosted_nn,gbnn_lr1.0,gbnn_lr0.1,mlp,hist_gbdt,lightgbm --seeds 0,1,2 --threads 1 --out benchmarks/results/foundation.csv
+	$(BIN)/python -m benchmarks.report benchmarks/results/foundation.csv --out benchmarks/results/foundation.md
+
+clean:
+	rm -rf $(VENV) .venv-wheel dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

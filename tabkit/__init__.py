@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""tabkit: neural networks for tables and relational databases.
+
+Every model is a scikit-learn estimator that takes pandas DataFrames with
+numeric, categorical, string, datetime and missing values as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tabkit._version import __version__
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = ["__version__"]
