@@ -166,6 +166,10 @@ class Huber(SquaredError):
     zone), which converges in a few iterations because the loss is piecewise
     quadratic.
 
+    The initial constant is the Huber M-estimate of location: the weighted
+    median refined by the same line search, with ``delta`` from the residuals
+    at the median.
+
     Parameters
     ----------
     quantile : float, default=0.9
@@ -175,9 +179,9 @@ class Huber(SquaredError):
     --------
     >>> import torch
     >>> from tabkit.training import Huber
-    >>> y = torch.tensor([[0.0], [1.0], [100.0]])
-    >>> Huber().init(y, torch.ones(3)).tolist()
-    [1.0]
+    >>> y = torch.tensor([[0.0], [1.0], [2.0], [100.0]])
+    >>> round(Huber(0.5).init(y, torch.ones(4)).item(), 3)  # not pulled to 100
+    1.5
     """
 
     def __init__(self, quantile: float = 0.9) -> None:
@@ -192,8 +196,12 @@ class Huber(SquaredError):
         return values[order][idx]
 
     def init(self, y: Tensor, weight: Tensor) -> Tensor:
-        """Return the weighted median."""
-        return self._weighted_quantile(y[:, 0], weight, 0.5).reshape(1)
+        """Return the constant minimising the Huber loss (from the median)."""
+        median = self._weighted_quantile(y[:, 0], weight, 0.5)
+        raw = median.expand(y.shape[0], 1)
+        self.negative_gradient(y, raw)  # delta from the residuals at the median
+        rho = self.line_search(y, raw, torch.ones_like(raw), weight)
+        return (median + rho).reshape(1)
 
     def loss(self, y: Tensor, raw: Tensor, weight: Tensor) -> Tensor:
         """Return the weighted mean Huber loss at the current ``delta``."""
@@ -428,9 +436,9 @@ def fit_stage_units(
     weights are a weighted ridge regression, solved exactly. The hidden weights
     are therefore optimised on the *projected* objective (variable projection)
     with a closed-form gradient, starting from the best of ``n_candidates``
-    random units, each a hyperplane through a random training row; this needs
-    far fewer iterations than fitting all weights jointly from a random start,
-    as the reference does.
+    random units, each a hyperplane crossing the data at a random offset; this
+    needs far fewer iterations than fitting all weights jointly from a random
+    start, as the reference does.
 
     Parameters
     ----------
@@ -476,14 +484,19 @@ def fit_stage_units(
     True
     """
     objective = _ProjectedUnitLoss(x, r, weight, units, activation)
-    n, d = x.shape
+    d = x.shape[1]
     m = max(n_candidates, units)
     dtype, device = x.dtype, x.device
     scale = torch.exp(torch.empty(m).uniform_(-1.0, 1.0, generator=generator))
     dirs = torch.randn(m, d, generator=generator) * (scale[:, None] / math.sqrt(d))
-    anchors = torch.randint(n, (m,), generator=generator).to(device)
+    offset = torch.randn(m, generator=generator)
     dirs = dirs.to(device=device, dtype=dtype)
-    bias0 = -(x[anchors] * dirs).sum(dim=1)
+    # Each candidate's hyperplane crosses its projected data at mean + z * std
+    # (weighted), so the candidates do not depend on row order or repetition.
+    proj = dirs @ objective.xt
+    mean = (proj * weight).mean(1)
+    std = ((proj - mean[:, None]).pow(2) * weight).mean(1).sqrt()
+    bias0 = -(mean + offset.to(device=device, dtype=dtype) * std)
     _, hct = objective.hidden_t(dirs, bias0)
     hct = hct - (hct * weight).mean(1, keepdim=True)
     hwt = hct * weight

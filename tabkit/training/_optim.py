@@ -323,7 +323,9 @@ def _adam(
         m2_hat = m2 / (1 - 0.999**n_iter)
         x = x - learning_rate * m1_hat / (m2_hat.sqrt() + 1e-8)
         if n_iter % 10 == 0:
-            if abs(previous - f) <= tol * max(abs(previous), 1e-12):
+            if math.isfinite(previous) and abs(previous - f) <= tol * max(
+                abs(previous), 1e-12
+            ):
                 break
             previous = f
     f, _ = fun_grad(x)
