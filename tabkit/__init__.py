@@ -10,7 +10,17 @@ from __future__ import annotations
 import logging
 
 from tabkit._version import __version__
+from tabkit.estimators import BoostedNNClassifier, BoostedNNRegressor
+from tabkit.preprocessing import TabularEncoder
+from tabkit.serialization import load, save
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["__version__"]
+__all__ = [
+    "BoostedNNClassifier",
+    "BoostedNNRegressor",
+    "TabularEncoder",
+    "__version__",
+    "load",
+    "save",
+]

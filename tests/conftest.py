@@ -24,7 +24,7 @@ def require_optional() -> bool:
 
 @pytest.fixture(scope="session")
 def optional_import():
-    """Import an optional module: skip when missing, fail under TABKIT_REQUIRE_DATA=1."""
+    """Import an optional module: skip if missing, fail if TABKIT_REQUIRE_DATA=1."""
 
     def _import(module: str):
         if require_optional():
@@ -37,15 +37,13 @@ def optional_import():
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     torch.set_num_threads(1)
-    yield
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     random.seed(0)
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 - legacy global state some libraries read
     torch.manual_seed(0)
-    yield
 
 
 @pytest.fixture(scope="module")
