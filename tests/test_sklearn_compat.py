@@ -1,0 +1,92 @@
+"""scikit-learn's estimator checks over every public estimator of tabkit."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_param_validation,
+    parametrize_with_checks,
+)
+
+import tabkit
+from tabkit import BoostedNNClassifier, BoostedNNRegressor, TabularEncoder
+
+# One table of fast parameters, as scikit-learn's instance generator does.
+# subsample=1.0 keeps fits exactly equivalent to repeating rows (sample weights).
+FAST_PARAMS: dict[type, dict] = {
+    BoostedNNClassifier: {
+        "n_estimators": 5,
+        "units_per_step": 2,
+        "subsample": 1.0,
+        "random_state": 0,
+    },
+    BoostedNNRegressor: {
+        "n_estimators": 5,
+        "units_per_step": 2,
+        "subsample": 1.0,
+        "random_state": 0,
+    },
+    TabularEncoder: {},
+}
+
+PUBLIC_ESTIMATORS = sorted(
+    (
+        obj
+        for name in tabkit.__all__
+        if inspect.isclass(obj := getattr(tabkit, name))
+        and issubclass(obj, BaseEstimator)
+    ),
+    key=lambda cls: cls.__name__,
+)
+
+# An expected failure is allowed only with its reason and a test elsewhere that
+# covers the same behaviour another way.
+_WEIGHTS_REASON = (
+    "weights equal repetition only up to float32 rounding, which each step's "
+    "quasi-Newton fit amplifies beyond the check's 1e-7; covered by "
+    "tests/test_boosted_nn.py::test_sample_weight_equals_repetition"
+)
+EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
+    BoostedNNClassifier: {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_REASON
+    },
+    BoostedNNRegressor: {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_REASON
+    },
+}
+
+
+def _instances():
+    return [cls(**FAST_PARAMS[cls]) for cls in PUBLIC_ESTIMATORS]
+
+
+def test_every_public_estimator_has_fast_params():
+    assert set(PUBLIC_ESTIMATORS) == set(FAST_PARAMS)
+
+
+def test_all_names_import():
+    for name in tabkit.__all__:
+        assert getattr(tabkit, name) is not None
+    assert list(tabkit.__all__) == sorted(tabkit.__all__)
+
+
+@parametrize_with_checks(
+    _instances(),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est), {}),
+)
+def test_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", _instances(), ids=lambda e: type(e).__name__)
+def test_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize("estimator", _instances(), ids=lambda e: type(e).__name__)
+def test_dataframe_column_names_consistency(estimator):
+    check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
