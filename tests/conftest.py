@@ -12,9 +12,8 @@ import pytest
 import torch
 from sklearn.datasets import make_classification
 
-# scikit-learn's estimator checks run ~8x faster with one torch thread on 2 cores.
+# One torch thread: also set for docs and doctests by the single_thread plugin.
 torch.set_num_threads(1)
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def require_optional() -> bool:

@@ -46,8 +46,8 @@ PUBLIC_ESTIMATORS = sorted(
 # An expected failure is allowed only with its reason and a test elsewhere that
 # covers the same behaviour another way.
 _WEIGHTS_REASON = (
-    "weights equal repetition only up to float32 rounding, which each step's "
-    "quasi-Newton fit amplifies beyond the check's 1e-7; covered by "
+    "weights equal repetition only up to float32 rounding, which the fits "
+    "amplify beyond the check's 1e-7; covered by "
     "tests/test_boosted_nn.py::test_sample_weight_equals_repetition"
 )
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {

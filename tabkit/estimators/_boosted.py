@@ -279,7 +279,7 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         accurate here and cheaper to evaluate).
     alpha : float, default=1e-4
         L2 penalty of each step's least-squares fit (hidden and output weights).
-    max_iter_per_step : int, default=8
+    max_iter_per_step : int, default=16
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
@@ -377,7 +377,7 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         subsample: Any = "auto",
         activation: str = "relu",
         alpha: float = 1e-4,
-        max_iter_per_step: int = 8,
+        max_iter_per_step: int = 16,
         solver: str = "auto",
         n_candidates: int = 64,
         categorical_features: Any = "auto",
@@ -583,7 +583,7 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         accurate here and cheaper to evaluate).
     alpha : float, default=1e-4
         L2 penalty of each step's least-squares fit (hidden and output weights).
-    max_iter_per_step : int, default=8
+    max_iter_per_step : int, default=16
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
@@ -656,7 +656,8 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
     >>> from sklearn.datasets import load_diabetes
     >>> from tabkit import BoostedNNRegressor
     >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
-    >>> reg = BoostedNNRegressor(n_estimators=10, random_state=0).fit(X, y)
+    >>> reg = BoostedNNRegressor(n_estimators=10, early_stopping=False, random_state=0)
+    >>> reg = reg.fit(X, y)
     >>> reg.n_steps_, reg.predict(X.iloc[:3]).shape
     (10, (3,))
     >>> stages = list(reg.staged_predict(X.iloc[:3]))
@@ -681,7 +682,7 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         subsample: Any = "auto",
         activation: str = "relu",
         alpha: float = 1e-4,
-        max_iter_per_step: int = 8,
+        max_iter_per_step: int = 16,
         solver: str = "auto",
         n_candidates: int = 64,
         categorical_features: Any = "auto",

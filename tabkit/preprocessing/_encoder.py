@@ -1,11 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Table preprocessing shared by every tabkit estimator.
+"""The encoder class and the table type it returns.
 
-:class:`TabularEncoder` is the only code in tabkit that learns scaling, category
-vocabularies and missing-value handling. It turns a DataFrame or an array into a
-float block ``x_num`` and an integer block ``x_cat`` (an :class:`EncodedTable`), with
-strategies chosen by each model. :func:`check_table` is the one input-validation
-path of every estimator.
+:class:`TabularEncoder` learns column kinds, scaling, category vocabularies, missing
+indicators and target statistics, and encodes tables into an :class:`EncodedTable`
+(a float block ``x_num`` and an integer block ``x_cat``) or into one float64 matrix
+for scikit-learn; the column arithmetic lives in the helper modules of this package.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-import weakref
 from collections import Counter
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -21,32 +19,39 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from tabkit._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from tabkit.preprocessing._categorical import (
+    _MISSING,
+    _VOCABULARY_INDEXES,
+    _category_codes,
+    _fit_vocabulary,
+    _prepare_target,
+    _target_statistics,
+)
+from tabkit.preprocessing._numeric import (
+    _DATETIME_FEATURES,
+    _DEFAULT_DATETIME_FEATURES,
+    _datetime_block,
+    _datetime_parts,
+    _fit_quantiles,
+    _float_block,
+    _is_float_like,
+    _nan_moments,
+    _nan_quantiles,
+    _normal_scores,
+    _quantile_probability,
+)
+from tabkit.preprocessing._validation import check_table
 
-__all__ = ["EncodedTable", "TabularEncoder", "check_table"]
+# The package's name, as before the split into modules.
+logger = logging.getLogger("tabkit.preprocessing")
 
-logger = logging.getLogger(__name__)
-
-_MISSING, _UNKNOWN = 0, 1  # reserved codes; the vocabulary starts at 2
 _Method = TypeVar("_Method", bound=Callable[..., Any])
-_DATETIME_FEATURES = ("epoch", "year", "month", "day", "dayofweek", "hour", "minute")
-_DEFAULT_DATETIME_FEATURES = _DATETIME_FEATURES[:-1]
-_CYCLES = {"month": (1.0, 12.0), "dayofweek": (0.0, 7.0), "hour": (0.0, 24.0)}
-_DT_ACCESSORS = {"dayofweek": "day_of_week"}
-_DAYS_PER_YEAR = 365.2425  # "epoch" is in mean Gregorian years since 1970-01-01
-_CLIP = 1e-7
-# Lookup indexes of fitted vocabularies (building one costs ~10 ms per 100k levels),
-# kept outside the encoders so that their fitted state stays plain data.
-_VOCABULARY_INDEXES: weakref.WeakKeyDictionary[
-    Any, dict[int, tuple[list[Any], pd.Index]]
-] = weakref.WeakKeyDictionary()
 
 
 class EncodedTable(NamedTuple):
@@ -84,403 +89,6 @@ class _Training(NamedTuple):
     strata: np.ndarray | None
     weights: np.ndarray | None
     seed: int
-
-
-def check_table(
-    estimator: BaseEstimator,
-    X: Any,
-    *,
-    reset: bool,
-    categorical_features: Any = "auto",
-) -> pd.DataFrame:
-    """Validate a table and record or check its columns on ``estimator``.
-
-    Parameters
-    ----------
-    estimator : BaseEstimator
-        The estimator validating its input; ``n_features_in_`` and
-        ``feature_names_in_`` are set on it (``reset=True``) or checked against it
-        (``reset=False``) by :func:`sklearn.utils.validation.validate_data`.
-    X : DataFrame, ndarray or array-like of shape (n_samples, n_features)
-        The table. A DataFrame is returned as it is (never copied nor modified);
-        arrays are validated by scikit-learn and wrapped in a DataFrame with
-        columns ``x0 .. x{d-1}``. ``inf`` is not checked here.
-    reset : bool
-        True in ``fit``, False in every other method.
-    categorical_features : "auto", None or array-like, default="auto"
-        With ``"auto"`` or None arrays are converted to float64; with explicit
-        categorical columns they keep their dtype (object arrays are allowed).
-
-    Returns
-    -------
-    DataFrame
-        The input frame, or a frame viewing the validated array.
-
-    Raises
-    ------
-    ValueError
-        Empty tables, 1-D or complex input, names or number of columns that differ
-        from those seen at fit.
-    TypeError
-        Sparse input (scipy sparse matrices or pandas sparse columns).
-
-    See Also
-    --------
-    TabularEncoder : The encoder built on this validation.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from sklearn.base import BaseEstimator
-    >>> est = BaseEstimator()
-    >>> frame = check_table(est, pd.DataFrame({"a": [1.0], "b": ["x"]}), reset=True)
-    >>> est.n_features_in_, est.feature_names_in_.tolist()
-    (2, ['a', 'b'])
-    >>> check_table(est, [[1.0, 2.0]], reset=True).columns.tolist()
-    ['x0', 'x1']
-    """
-    if not isinstance(X, pd.DataFrame):
-        numeric = categorical_features is None or isinstance(categorical_features, str)
-        array = validate_data(
-            estimator,
-            X,
-            reset=reset,
-            accept_sparse=False,
-            ensure_all_finite=False,
-            dtype=np.float64 if numeric else None,
-        )
-        columns = [f"x{i}" for i in range(array.shape[1])]
-        return pd.DataFrame(array, columns=columns, dtype=array.dtype, copy=False)
-    validate_data(estimator, X, reset=reset, skip_check_array=True)
-    context = f" by {type(estimator).__name__}"
-    if X.shape[0] == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
-            f"is required{context}."
-        )
-    if X.shape[1] == 0:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
-            f"is required{context}."
-        )
-    for name, dtype in zip(X.columns, X.dtypes, strict=True):
-        if isinstance(dtype, pd.SparseDtype):
-            raise TypeError(
-                f"Column {str(name)!r} has the pandas sparse dtype {dtype}; sparse "
-                "input is not supported, convert it with X.sparse.to_dense()."
-            )
-    return X
-
-
-# ------------------------------------------------------------------ column helpers
-def _is_float_like(dtype: Any) -> bool:
-    """Whether one ``to_numpy(float64)`` converts the dtype (numbers and booleans)."""
-    if isinstance(dtype, np.dtype):
-        return dtype.kind in "biuf"
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_complex_dtype(dtype):
-        return False
-    return bool(
-        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-    )
-
-
-def _column_to_float(series: pd.Series, name: str) -> np.ndarray:
-    """Convert one column declared numeric to float64, naming it in errors."""
-    dtype = series.dtype
-    if pd.api.types.is_complex_dtype(dtype):
-        raise ValueError(f"Complex data not supported: column {name!r} is {dtype}.")
-    if pd.api.types.is_timedelta64_dtype(dtype):
-        seconds = series.dt.total_seconds()
-        return np.asarray(seconds.to_numpy(dtype=np.float64, na_value=np.nan))
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        raise TypeError(f"Column {name!r} must be numeric but has dtype {dtype}.")
-    try:
-        return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
-    except (TypeError, ValueError):
-        pass
-    try:
-        numbers = pd.to_numeric(series, errors="raise")
-        return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"Column {name!r} (dtype {dtype}) is not numeric and is not a "
-            f"categorical feature ({exc}); list it in categorical_features or "
-            "convert it to numbers."
-        ) from None
-
-
-def _float_block(
-    frame: pd.DataFrame, dtypes: list[Any], positions: list[int], names: list[str]
-) -> np.ndarray:
-    """Numeric columns as one float64 matrix (one ``to_numpy`` for the usual dtypes)."""
-    n_rows = frame.shape[0]
-    fast = [j for j, p in enumerate(positions) if _is_float_like(dtypes[p])]
-    if not fast:
-        out = np.empty((n_rows, len(positions)))
-    else:
-        columns = [positions[j] for j in fast]
-        sub = frame if len(columns) == frame.shape[1] else frame.iloc[:, columns]
-        if all(isinstance(dtypes[p], np.dtype) for p in columns):
-            values = sub.to_numpy(dtype=np.float64)
-        else:
-            values = sub.to_numpy(dtype=np.float64, na_value=np.nan)
-        if len(fast) == len(positions):
-            return values
-        out = np.empty((n_rows, len(positions)))
-        out[:, fast] = values
-    for j in sorted(set(range(len(positions))) - set(fast)):
-        out[:, j] = _column_to_float(frame.iloc[:, positions[j]], names[positions[j]])
-    return out
-
-
-def _datetime_parts(features: Any, cyclical: bool) -> list[str]:
-    """List the derived feature names of the requested datetime features."""
-    parts: list[str] = []
-    for feature in dict.fromkeys(features):
-        parts.append(feature)
-        if cyclical and feature in _CYCLES:
-            parts += [f"{feature}_sin", f"{feature}_cos"]
-    return parts
-
-
-def _datetime_block(
-    frame: pd.DataFrame, positions: list[int], parts: list[list[str]], names: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Compute derived datetime features (float64, NaN for NaT) and NaT masks."""
-    n_rows = frame.shape[0]
-    columns: list[np.ndarray] = []
-    nat = np.zeros((n_rows, len(positions)), dtype=bool)
-    for j, (position, wanted) in enumerate(zip(positions, parts, strict=True)):
-        series = frame.iloc[:, position]
-        if not pd.api.types.is_datetime64_any_dtype(series.dtype):
-            raise TypeError(
-                f"Column {names[position]!r} was a datetime column at fit but has "
-                f"dtype {series.dtype}."
-            )
-        if getattr(series.dt, "tz", None) is not None:
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        nat[:, j] = series.isna().to_numpy()
-        cache: dict[str, np.ndarray] = {}
-        columns += [_datetime_part(series, part, cache) for part in wanted]
-    matrix = np.column_stack(columns) if columns else np.empty((n_rows, 0))
-    return matrix, nat
-
-
-def _datetime_part(series: pd.Series, part: str, cache: dict[str, np.ndarray]) -> Any:
-    """One derived feature of a naive datetime column."""
-    base, _, trig = part.partition("_")
-    if base not in cache:
-        if base == "epoch":
-            values = (series - pd.Timestamp(0)) / pd.Timedelta(days=_DAYS_PER_YEAR)
-        else:
-            values = getattr(series.dt, _DT_ACCESSORS.get(base, base))
-        cache[base] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    if not trig:
-        return cache[base]
-    offset, period = _CYCLES[base]
-    angle = (cache[base] - offset) * (2.0 * np.pi / period)
-    return np.sin(angle) if trig == "sin" else np.cos(angle)
-
-
-# ------------------------------------------------------------- category helpers
-def _to_plain(value: Any) -> Any:
-    """Convert to a plain Python scalar; None when ``value`` has none."""
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value)
-    return str(value) if isinstance(value, str) else None
-
-
-def _levels(series: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
-    """Integer codes (-1 = missing), their levels, and whether levels are declared."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        categorical = cast(pd.Categorical, series.array)
-        return np.asarray(categorical.codes), categorical.categories, True
-    codes, uniques = pd.factorize(series)
-    return np.asarray(codes), pd.Index(uniques), False
-
-
-def _fit_vocabulary(
-    series: pd.Series,
-    min_frequency: int,
-    max_categories: int | None,
-    weights: np.ndarray | None,
-) -> tuple[list[Any], bool, bool]:
-    """Vocabulary (plain scalars), whether values map through ``str``, had missing."""
-    codes, uniques, declared = _levels(series)
-    seen = codes >= 0
-    counts = np.bincount(
-        codes[seen], None if weights is None else weights[seen], len(uniques)
-    )
-    plain = [_to_plain(value) for value in uniques]
-    as_str = any(value is None for value in plain)
-    merged: dict[Any, float] = {}
-    for value, raw, count in zip(plain, uniques, counts, strict=True):
-        key = str(raw) if as_str else value
-        merged[key] = merged.get(key, 0) + float(count)
-    vocab = list(merged)
-    if not declared:
-        try:
-            vocab = sorted(vocab)
-        except TypeError:
-            vocab = sorted(vocab, key=str)
-    frequency = np.array([merged[value] for value in vocab], dtype=np.float64)
-    keep = (
-        frequency >= min_frequency if min_frequency > 1 else np.ones(len(vocab), bool)
-    )
-    if max_categories is not None and keep.sum() > max_categories:
-        order = np.argsort(-np.where(keep, frequency, -1), kind="stable")
-        keep = np.zeros(len(vocab), dtype=bool)
-        keep[order[:max_categories]] = True
-    kept = [value for value, k in zip(vocab, keep, strict=True) if k]
-    return kept, as_str, bool((codes < 0).any())
-
-
-def _category_codes(series: pd.Series, vocab: pd.Index, as_str: bool) -> np.ndarray:
-    """Reserved-code mapping: 0 missing, 1 unknown, 2.. the vocabulary."""
-    codes, uniques, _ = _levels(series)
-    # Object indexes on both sides: the fastest lookup, and exact Python equality.
-    levels = [str(v) for v in uniques] if as_str else uniques.to_numpy(dtype=object)
-    found = vocab.get_indexer(pd.Index(levels, dtype=object))
-    table = np.append(np.where(found < 0, _UNKNOWN, found + 2), _MISSING)
-    return np.asarray(table.astype(np.int64)[codes])
-
-
-# --------------------------------------------------------- numeric / target math
-def _quantile_probability(values: Any, quantiles: np.ndarray) -> Any:
-    """Map values to [0, 1] through the fitted quantiles of one column."""
-    references = np.linspace(0.0, 1.0, len(quantiles))
-    probability = np.interp(values, quantiles, references)
-    if (np.diff(quantiles) == 0).any():
-        # Tied quantiles: average with the reversed interpolation (as scikit-learn)
-        backward = np.interp(-values, -quantiles[::-1], -references[::-1])
-        probability = 0.5 * (probability - backward)
-    return probability
-
-
-def _normal_scores(probability: Any) -> Any:
-    """Standard-normal quantiles of probabilities clipped to [1e-7, 1 - 1e-7]."""
-    return ndtri(np.clip(probability, _CLIP, 1 - _CLIP))
-
-
-def _nan_moments(
-    raw: np.ndarray, weights: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each column over its non-missing values."""
-    if raw.shape[1] == 0:
-        return np.zeros(0), np.ones(0)
-    if weights is None:
-        return np.nanmean(raw, axis=0), np.nanstd(raw, axis=0)
-    present = ~np.isnan(raw)
-    w = np.where(present, weights[:, None], 0.0)
-    values = np.where(present, raw, 0.0)
-    mean = (w * values).sum(axis=0) / w.sum(axis=0)
-    variance = (w * (values - mean) ** 2).sum(axis=0) / w.sum(axis=0)
-    return mean, np.sqrt(variance)
-
-
-def _nan_quantiles(
-    raw: np.ndarray, levels: np.ndarray, weights: np.ndarray | None
-) -> np.ndarray:
-    """Linear quantiles (n_levels, n_features) over non-missing values.
-
-    With weights, rows count as if repeated ``weight`` times (exactly so for
-    integer weights).
-    """
-    if weights is None:
-        return np.nanquantile(raw, levels, axis=0).reshape(len(levels), -1)
-    out = np.empty((len(levels), raw.shape[1]))
-    for j, column in enumerate(raw.T):
-        present = ~np.isnan(column)
-        order = np.argsort(column[present], kind="stable")
-        values, cumulative = column[present][order], np.cumsum(weights[present][order])
-        position = levels * max(cumulative[-1] - 1.0, 0.0)
-        below = np.floor(position)
-        last = len(values) - 1
-        low = np.searchsorted(cumulative, below, side="right").clip(max=last)
-        high = np.searchsorted(cumulative, below + 1, side="right").clip(max=last)
-        out[:, j] = values[low] + (position - below) * (values[high] - values[low])
-    return out
-
-
-def _fit_quantiles(
-    raw: np.ndarray, std: np.ndarray, noise: float, seed: int, weights: Any
-) -> np.ndarray:
-    """Quantiles of shape (n_quantiles, n_features), as the ExcelFormer reference."""
-    n_rows = raw.shape[0] if weights is None else round(float(weights.sum()))
-    n_quantiles = max(2, min(max(min(n_rows // 30, 1000), 10), n_rows))
-    if noise > 0:
-        scale = noise / np.maximum(std, noise)
-        rng = np.random.default_rng(seed)
-        raw = raw + scale * rng.standard_normal(raw.shape)
-    levels = np.linspace(0.0, 1.0, n_quantiles)
-    quantiles = _nan_quantiles(raw, levels, weights)
-    return np.maximum.accumulate(quantiles, axis=0)
-
-
-def _target_statistics(
-    codes: np.ndarray,
-    targets: np.ndarray,
-    weights: np.ndarray | None,
-    size: int,
-    smoothing: float,
-) -> np.ndarray:
-    """Compute m-estimates per code (size, n_targets); unknown/unseen get the prior."""
-    w = np.ones(len(codes)) if weights is None else weights
-    prior = targets.mean(axis=0)
-    if w.sum() > 0:
-        prior = w @ targets / w.sum()
-    counts = np.bincount(codes, weights=w, minlength=size)
-    sums = np.column_stack(
-        [np.bincount(codes, weights=w * t, minlength=size) for t in targets.T]
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stats = (sums + smoothing * prior) / (counts[:, None] + smoothing)
-    stats[counts == 0] = prior
-    stats[_UNKNOWN] = prior
-    return np.asarray(stats)
-
-
-def _prepare_target(
-    y: Any, target_type: str, n_rows: int, weights: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None, str, np.ndarray | None]:
-    """Targets (n, n_targets), strata, resolved target type and classes."""
-    y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(
-            f"Target statistics need a single target, but y has shape {y.shape}; "
-            "multi-output targets are not supported."
-        )
-    if len(y) != n_rows:
-        raise ValueError(f"X has {n_rows} rows but y has {len(y)}.")
-    kind = type_of_target(y, input_name="y") if target_type == "auto" else target_type
-    if kind == "continuous":
-        try:
-            values = y.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("target_type='continuous' needs a numeric y.") from None
-        mean, std = _nan_moments(values[:, None], weights)
-        scale = float(std[0]) or 1.0
-        return ((values - mean[0]) / scale)[:, None], None, kind, None
-    if kind not in {"binary", "multiclass"}:
-        raise ValueError(
-            f"Target statistics support binary, multiclass or continuous targets, "
-            f"got a {kind!r} target (multi-output targets are not supported)."
-        )
-    classes, inverse = np.unique(y, return_inverse=True)
-    if len(classes) < 2 or (kind == "binary" and len(classes) > 2):
-        raise ValueError(f"target_type={kind!r} but y has {len(classes)} class(es).")
-    if classes.dtype == object:
-        classes = np.asarray(classes.tolist())
-        classes = classes.astype(str) if classes.dtype == object else classes
-    if kind == "binary":
-        return (inverse == 1).astype(np.float64)[:, None], inverse, kind, classes
-    return np.eye(len(classes))[inverse], inverse, kind, classes
 
 
 def _fit_method(method: _Method) -> _Method:
