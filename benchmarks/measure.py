@@ -149,7 +149,8 @@ def measure_fit(
 
     ``row`` is updated in place step by step, so that a caller catching an
     exception still has the facts gathered before it. ``fit_s`` is the wall
-    time of the adapter's ``fit`` (encoding included); ``predict_s`` the
+    time of the adapter's ``fit`` (encoding included; the model's libraries are
+    imported before, by the adapter's ``setup``); ``predict_s`` the
     median of ``PREDICT_REPEATS`` predictions (``predict_proba`` for
     classifiers) on a fixed ``PREDICT_ROWS``-row frame drawn from the test rows
     with replacement (seeded); ``predict_test_s`` the one prediction on the
@@ -184,6 +185,9 @@ def measure_fit(
     X_train, X_val, X_test = (X.iloc[i] for i in split)
     fit = functools.partial(adapter.fit, task=task, seed=seed, threads=threads)
     with limit_threads(threads, set_torch=adapter.uses_torch):
+        setup = getattr(adapter, "setup", None)
+        if setup is not None:
+            setup()  # imports are not part of the fit time
         _, row["fit_s"] = _timed(fit, X_train, y[split.train], X_val, y[split.val])
         val, _ = _metrics(adapter, X_val, y[split.val], task)
         test, row["predict_test_s"] = _metrics(adapter, X_test, y[split.test], task)

@@ -16,6 +16,7 @@ Registering a model is one line::
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import logging
 import warnings
@@ -76,6 +77,9 @@ class ModelAdapter(Protocol):
         threads: int,
     ) -> None:
         """Fit on the training rows; early-stop on the validation rows."""
+
+    def setup(self) -> None:
+        """Import the model's libraries (called before the timed fit)."""
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted labels (classification) or values (regression)."""
@@ -300,6 +304,13 @@ class _Adapter:
     config: str = "default"
     family: str = ""
     uses_torch: bool = False
+    #: Modules the model needs, imported by ``setup`` before the timed fit.
+    modules: tuple[str, ...] = ()
+
+    def setup(self) -> None:
+        """Import the model's libraries, so that import time is not fit time."""
+        for module in self.modules:
+            importlib.import_module(module)
 
     def fit(
         self,
@@ -424,6 +435,8 @@ class LightGBMAdapter(_LabelEncodedGBDT):
     0..K-1 here: LightGBM 4.7 does not encode ``eval_y`` labels itself.
     """
 
+    modules = ("lightgbm",)
+
     def _fit(self, X_train, y_train, X_val, y_val, *, seed, threads):
         import lightgbm
 
@@ -457,6 +470,8 @@ class XGBoostAdapter(_LabelEncodedGBDT):
     n_jobs=threads, random_state=seed)``; labels encoded 0..K-1.
     """
 
+    modules = ("xgboost",)
+
     def _fit(self, X_train, y_train, X_val, y_val, *, seed, threads):
         import xgboost
 
@@ -488,6 +503,8 @@ class CatBoostAdapter(_LabelEncodedGBDT):
     ``cat_features`` (strings, missing values as the level ``"__missing__"``);
     labels encoded 0..K-1.
     """
+
+    modules = ("catboost",)
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return _catboost_frame(X, self.cat_features_)
@@ -526,6 +543,8 @@ class HistGBDTAdapter(_GBDTAdapter):
     with more than 255 training levels (HGB's limit) enter as their integer
     codes instead.
     """
+
+    modules = ("sklearn.ensemble",)
 
     def _prepare(self, X_train, X_val):
         self.aligner_ = CategoryAligner().fit(X_train)
@@ -599,6 +618,8 @@ class MLPAdapter(_EncodedAdapter):
     (the validation rows are not used; the MLP's own defaults do not
     early-stop). Convergence warnings are silenced.
     """
+
+    modules = ("sklearn.compose", "sklearn.neural_network")
 
     family = "baseline"
 
@@ -685,6 +706,8 @@ class GBNNAdapter(_EncodedAdapter):
         Row subsampling fraction per step.
     """
 
+    modules = ("gbnn", "sklearn.compose", "sklearn.neural_network")
+
     family = "reference"
 
     def __init__(
@@ -737,6 +760,8 @@ class BoostedNNAdapter(_Adapter):
     y_val=y_val)`` on the raw DataFrames (tabkit estimators take DataFrames as
     they are, so no encoding happens here).
     """
+
+    modules = ("tabkit",)
 
     family = "tabkit"
     uses_torch = True

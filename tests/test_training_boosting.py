@@ -97,6 +97,37 @@ def test_stage_units_fit_the_residuals():
     assert float((err**2).mean()) < 1e-3 * float((r**2).mean())
 
 
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh"])
+@pytest.mark.parametrize("solver", ["bfgs", "lbfgs", "adam"])
+def test_numpy_and_torch_unit_fits_agree(monkeypatch, activation, solver):
+    """The CPU (NumPy) and device (torch) paths of the unit fit are one algorithm."""
+    from tabkit.training import _boosting
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(700, 5, generator=g, dtype=DT)
+    r = torch.cat([torch.sin(x[:, :1]), x[:, 1:2] ** 2], dim=1)
+    w = torch.rand(700, generator=g, dtype=DT) + 0.5
+    fits = {}
+    for numpy_on_cpu in (True, False):
+        monkeypatch.setattr(_boosting, "NUMPY_ON_CPU", numpy_on_cpu)
+        fits[numpy_on_cpu] = fit_stage_units(
+            x,
+            r,
+            w / w.mean(),
+            units=3,
+            activation=activation,
+            alpha=1e-4,
+            max_iter=10,
+            tol=1e-9,
+            solver=solver,
+            n_candidates=16,
+            generator=torch.Generator().manual_seed(1),
+        )
+    for field in ("weight", "bias", "out_weight", "out_bias"):
+        numpy_fit, torch_fit = getattr(fits[True], field), getattr(fits[False], field)
+        torch.testing.assert_close(numpy_fit, torch_fit, atol=1e-6, rtol=1e-6)
+
+
 def _digits():
     X, y = load_digits(return_X_y=True)
     x = torch.tensor((X - X.mean(0)) / (X.std(0) + 1e-9), dtype=torch.float32)

@@ -283,8 +283,8 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
-        Optimiser of each step's fit: ``"auto"`` is dense BFGS for up to 600
-        hidden weights per step, L-BFGS above.
+        Optimiser of each step's fit: ``"auto"`` is L-BFGS on CPUs; on GPUs,
+        dense BFGS for up to 600 hidden weights per step, L-BFGS above.
     n_candidates : int, default=64
         Random candidate units from which each step's starting units are chosen.
     categorical_features : "auto", array-like or None, default="auto"
@@ -587,8 +587,8 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
-        Optimiser of each step's fit: ``"auto"`` is dense BFGS for up to 600
-        hidden weights per step, L-BFGS above.
+        Optimiser of each step's fit: ``"auto"`` is L-BFGS on CPUs; on GPUs,
+        dense BFGS for up to 600 hidden weights per step, L-BFGS above.
     n_candidates : int, default=64
         Random candidate units from which each step's starting units are chosen.
     categorical_features : "auto", array-like or None, default="auto"

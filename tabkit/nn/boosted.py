@@ -18,13 +18,24 @@ _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def activation_function(name: str) -> Callable[[Tensor], Tensor]:
+_INPLACE_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "logistic": torch.sigmoid_,
+    "tanh": torch.tanh_,
+    "relu": torch.relu_,
+}
+
+
+def activation_function(
+    name: str, *, inplace: bool = False
+) -> Callable[[Tensor], Tensor]:
     """Return the element-wise activation called ``name``.
 
     Parameters
     ----------
     name : {"logistic", "tanh", "relu"}
         Activation name (scikit-learn's vocabulary).
+    inplace : bool, default=False
+        Return the version that overwrites its argument (for fresh tensors).
 
     Returns
     -------
@@ -39,7 +50,7 @@ def activation_function(name: str) -> Callable[[Tensor], Tensor]:
     0.5
     """
     try:
-        return _ACTIVATIONS[name]
+        return (_INPLACE_ACTIVATIONS if inplace else _ACTIVATIONS)[name]
     except KeyError:
         raise ValueError(
             f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}"
@@ -121,7 +132,7 @@ class BoostedNetwork(nn.Module):
         self.d_out = d_out
         self.units_per_step = units_per_step
         self.activation = activation
-        self._act = activation_function(activation)
+        self._act = activation_function(activation, inplace=True)
         units = max_steps * units_per_step
         self.hidden_weight = nn.Parameter(torch.empty(units, d_in), False)
         self.hidden_bias = nn.Parameter(torch.empty(units), False)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -16,7 +17,7 @@ OptimizerFactory = Callable[[list[dict[str, Any]], float], torch.optim.Optimizer
 #: ``factory(optimizer, total_updates) -> scheduler stepped once per update``.
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], Any]
 #: ``(loss value, gradient)`` returned by objectives with ``jac=True``.
-FunGrad = tuple[float, Tensor]
+FunGrad = tuple[float, Any]
 
 _NO_DECAY_TYPES = (
     nn.Embedding,
@@ -204,26 +205,44 @@ class WeightEMA:
         self.shadow = current
 
 
+#: A 1-D float array: a torch tensor or a NumPy array (see :func:`minimize`).
+Vector = Any
+
+
 @dataclass
 class MinimizeResult:
     """Outcome of :func:`minimize`.
 
     Attributes
     ----------
-    x : Tensor
-        The minimiser found (1-D).
+    x : Tensor or ndarray
+        The minimiser found (1-D, same kind as the starting point).
     loss : float
         Objective value at ``x``.
     n_iter : int
-        Iterations taken (L-BFGS iterations or Adam steps).
+        Iterations taken (quasi-Newton iterations or Adam steps).
     n_eval : int
         Objective evaluations.
     """
 
-    x: Tensor
+    x: Vector
     loss: float
     n_iter: int
     n_eval: int
+
+
+def _namespace(x: Vector) -> Any:
+    """Return the array module of ``x``: numpy or torch."""
+    return np if isinstance(x, np.ndarray) else torch
+
+
+def _copy(x: Vector) -> Vector:
+    return x.copy() if isinstance(x, np.ndarray) else x.detach().clone()
+
+
+def _scaled_steepest(g: Vector) -> Vector:
+    """First direction: the negative gradient scaled to an L1 norm of at most 1."""
+    return g * (-min(1.0, 1.0 / max(float(abs(g).sum()), 1e-12)))
 
 
 def _with_autograd(fun: Callable[[Tensor], Tensor]) -> Callable[[Tensor], FunGrad]:
@@ -237,9 +256,27 @@ def _with_autograd(fun: Callable[[Tensor], Tensor]) -> Callable[[Tensor], FunGra
     return fun_grad
 
 
+def _armijo(
+    fun_grad: Callable[[Vector], FunGrad],
+    x: Vector,
+    f: float,
+    direction: Vector,
+    slope: float,
+) -> tuple[Vector, float, Vector, int] | None:
+    """Backtrack from step 1 until the Armijo condition holds (None: no step)."""
+    step = 1.0
+    for n_eval in range(1, 31):
+        x_new = x + step * direction
+        f_new, g_new = fun_grad(x_new)
+        if math.isfinite(f_new) and f_new <= f + 1e-4 * step * slope:
+            return x_new, f_new, g_new, n_eval
+        step *= 0.5
+    return None
+
+
 def _lbfgs(
-    fun_grad: Callable[[Tensor], FunGrad],
-    x: Tensor,
+    fun_grad: Callable[[Vector], FunGrad],
+    x: Vector,
     max_iter: int,
     tol: float,
     history_size: int,
@@ -247,46 +284,41 @@ def _lbfgs(
     """Lean L-BFGS with an Armijo backtracking line search."""
     f, g = fun_grad(x)
     n_eval, n_iter = 1, 0
-    g_tol = tol * float(g.abs().max())
-    s_hist: list[Tensor] = []
-    y_hist: list[Tensor] = []
+    g_tol = tol * float(abs(g).max())
+    s_hist: list[Vector] = []
+    y_hist: list[Vector] = []
     rho_hist: list[float] = []
-    while n_iter < max_iter and float(g.abs().max()) > g_tol:
+    while n_iter < max_iter and float(abs(g).max()) > g_tol:
         n_iter += 1
-        q = g.clone()
+        q = _copy(g)
         alphas = []
         for s, y, rho in zip(
             reversed(s_hist), reversed(y_hist), reversed(rho_hist), strict=True
         ):
             a = rho * float(s @ q)
-            q.add_(y, alpha=-a)
+            q -= a * y
             alphas.append(a)
         if s_hist:
-            q.mul_(float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1]))
+            q *= float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1])
         else:
-            q.mul_(min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12)))
+            q *= min(1.0, 1.0 / max(float(abs(g).sum()), 1e-12))
         for s, y, rho, a in zip(
             s_hist, y_hist, rho_hist, reversed(alphas), strict=True
         ):
-            q.add_(s, alpha=a - rho * float(y @ q))
-        direction = q.neg_()
+            q += (a - rho * float(y @ q)) * s
+        direction = -q
         slope = float(g @ direction)
         if slope >= 0:  # not a descent direction: restart from steepest descent
             s_hist.clear()
             y_hist.clear()
             rho_hist.clear()
-            direction = -g * min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12))
+            direction = _scaled_steepest(g)
             slope = float(g @ direction)
-        step = 1.0
-        for _ in range(30):
-            x_new = x + step * direction
-            f_new, g_new = fun_grad(x_new)
-            n_eval += 1
-            if math.isfinite(f_new) and f_new <= f + 1e-4 * step * slope:
-                break
-            step *= 0.5
-        else:
+        accepted = _armijo(fun_grad, x, f, direction, slope)
+        if accepted is None:
             break
+        x_new, f_new, g_new, evals = accepted
+        n_eval += evals
         s_vec, y_vec = x_new - x, g_new - g
         sy = float(s_vec @ y_vec)
         if sy > 1e-10:
@@ -303,53 +335,44 @@ def _lbfgs(
 
 
 def _bfgs(
-    fun_grad: Callable[[Tensor], FunGrad],
-    x: Tensor,
+    fun_grad: Callable[[Vector], FunGrad],
+    x: Vector,
     max_iter: int,
     tol: float,
 ) -> MinimizeResult:
     """Dense BFGS (inverse-Hessian form) with Armijo backtracking.
 
     For the small problems it is meant for (a few hundred parameters) one
-    iteration is a handful of tensor operations, fewer than L-BFGS's two-loop
+    iteration is a handful of array operations, fewer than L-BFGS's two-loop
     recursion needs.
     """
+    xp = _namespace(x)
     f, g = fun_grad(x)
     n_eval, n_iter = 1, 0
-    g_tol = tol * float(g.abs().max())
-    h_inv: Tensor | None = None
-    while n_iter < max_iter and float(g.abs().max()) > g_tol:
+    g_tol = tol * float(abs(g).max())
+    h_inv: Vector | None = None
+    while n_iter < max_iter and float(abs(g).max()) > g_tol:
         n_iter += 1
-        if h_inv is None:
-            direction = g * (-min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12)))
-        else:
-            direction = -(h_inv @ g)
+        direction = _scaled_steepest(g) if h_inv is None else -(h_inv @ g)
         slope = float(g @ direction)
         if slope >= 0:  # lost positive definiteness: restart
             h_inv = None
-            direction = g * (-min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12)))
+            direction = _scaled_steepest(g)
             slope = float(g @ direction)
-        step = 1.0
-        for _ in range(30):
-            x_new = x + step * direction
-            f_new, g_new = fun_grad(x_new)
-            n_eval += 1
-            if math.isfinite(f_new) and f_new <= f + 1e-4 * step * slope:
-                break
-            step *= 0.5
-        else:
+        accepted = _armijo(fun_grad, x, f, direction, slope)
+        if accepted is None:
             break
+        x_new, f_new, g_new, evals = accepted
+        n_eval += evals
         s_vec, y_vec = x_new - x, g_new - g
         sy = float(s_vec @ y_vec)
         if sy > 1e-10:
             if h_inv is None:
-                scale = sy / float(y_vec @ y_vec)
-                h_inv = torch.diag(torch.full_like(x, scale))
+                h_inv = xp.diag(x * 0.0 + sy / float(y_vec @ y_vec))
             hy = h_inv @ y_vec
             rho = 1.0 / sy
-            h_inv.addr_(s_vec, s_vec, alpha=rho * (1.0 + rho * float(y_vec @ hy)))
-            h_inv.addr_(s_vec, hy, alpha=-rho)
-            h_inv.addr_(hy, s_vec, alpha=-rho)
+            h_inv += (rho * (1.0 + rho * float(y_vec @ hy))) * xp.outer(s_vec, s_vec)
+            h_inv -= rho * (xp.outer(s_vec, hy) + xp.outer(hy, s_vec))
         converged = n_iter > 1 and f - f_new <= tol * max(abs(f), abs(f_new))
         x, f, g = x_new, f_new, g_new
         if converged:
@@ -358,25 +381,24 @@ def _bfgs(
 
 
 def _adam(
-    fun_grad: Callable[[Tensor], FunGrad],
-    x: Tensor,
+    fun_grad: Callable[[Vector], FunGrad],
+    x: Vector,
     max_iter: int,
     tol: float,
     learning_rate: float,
 ) -> MinimizeResult:
     """Plain Adam steps; stops when the loss changes by < tol over 10 steps."""
-    m1 = torch.zeros_like(x)
-    m2 = torch.zeros_like(x)
+    m1 = x * 0.0
+    m2 = x * 0.0
     previous = math.inf
-    f = math.inf
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         f, g = fun_grad(x)
-        m1.lerp_(g, 0.1)
-        m2.lerp_(g * g, 0.001)
+        m1 += 0.1 * (g - m1)
+        m2 += 0.001 * (g * g - m2)
         m1_hat = m1 / (1 - 0.9**n_iter)
         m2_hat = m2 / (1 - 0.999**n_iter)
-        x = x - learning_rate * m1_hat / (m2_hat.sqrt() + 1e-8)
+        x = x - learning_rate * m1_hat / (m2_hat**0.5 + 1e-8)
         if n_iter % 10 == 0:
             if math.isfinite(previous) and abs(previous - f) <= tol * max(
                 abs(previous), 1e-12
@@ -388,8 +410,8 @@ def _adam(
 
 
 def minimize(
-    fun: Callable[[Tensor], Any],
-    x0: Tensor,
+    fun: Callable[[Any], Any],
+    x0: Vector,
     *,
     jac: bool = False,
     method: Literal["bfgs", "lbfgs", "adam"] = "lbfgs",
@@ -403,7 +425,8 @@ def minimize(
     The boosted NN fits each step's hidden units with it. Written for many small
     problems: dense BFGS (a few hundred parameters at most: its inverse
     Hessian is stored), a lean L-BFGS (both with Armijo backtracking and no
-    ``torch.optim`` machinery) or plain Adam, on any device, deterministic
+    ``torch.optim`` machinery) or plain Adam. It works on torch tensors (any
+    device) and on NumPy arrays alike (with ``jac=True``), and is deterministic
     given ``x0``.
 
     Parameters
@@ -411,11 +434,11 @@ def minimize(
     fun : callable
         ``fun(x) -> loss`` (a scalar tensor, differentiated by autograd) or,
         with ``jac=True``, ``fun(x) -> (loss, gradient)`` with ``loss`` a float
-        and ``gradient`` a tensor shaped like ``x``.
-    x0 : Tensor of shape (n_params,)
+        and ``gradient`` an array shaped like ``x``.
+    x0 : Tensor or ndarray of shape (n_params,)
         Starting point (not modified).
     jac : bool, default=False
-        Whether ``fun`` returns its gradient.
+        Whether ``fun`` returns its gradient (required for NumPy arrays).
     method : {"bfgs", "lbfgs", "adam"}, default="lbfgs"
         Optimiser.
     max_iter : int, default=50
@@ -425,7 +448,7 @@ def minimize(
         initial value, or the relative decrease of the loss in an iteration is
         below ``tol`` (Adam: over 10 steps).
     learning_rate : float, default=1e-2
-        Adam step size (L-BFGS uses its line search).
+        Adam step size (the quasi-Newton methods use their line search).
     history_size : int, default=6
         L-BFGS memory.
 
@@ -442,9 +465,16 @@ def minimize(
     ...                torch.zeros(2, dtype=torch.float64))
     >>> [round(v, 4) for v in res.x.tolist()], res.loss < 1e-8
     ([1.0, -2.0], True)
+    >>> import numpy as np
+    >>> res = minimize(lambda w: (float(((w - 3) ** 2).sum()), 2 * (w - 3)),
+    ...                np.zeros(3), jac=True, method="bfgs")
+    >>> res.x.round(4).tolist()
+    [3.0, 3.0, 3.0]
     """
+    if not jac and isinstance(x0, np.ndarray):
+        raise ValueError("NumPy starting points need jac=True (no autograd)")
     fun_grad = fun if jac else _with_autograd(fun)
-    x = x0.detach().clone()
+    x = _copy(x0)
     if method == "lbfgs":
         return _lbfgs(fun_grad, x, max_iter, tol, history_size)
     if method == "bfgs":
