@@ -21,12 +21,14 @@ FAST_PARAMS: dict[type, dict] = {
     BoostedNNClassifier: {
         "n_estimators": 5,
         "units_per_step": 2,
+        "learning_rate": 0.5,
         "subsample": 1.0,
         "random_state": 0,
     },
     BoostedNNRegressor: {
         "n_estimators": 5,
         "units_per_step": 2,
+        "learning_rate": 0.5,
         "subsample": 1.0,
         "random_state": 0,
     },

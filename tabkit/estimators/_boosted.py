@@ -265,9 +265,9 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
     ----------
     n_estimators : int, default=200
         Maximum number of boosting steps.
-    units_per_step : int, default=4
+    units_per_step : int, default=2
         Hidden units fitted per step (the paper's J).
-    learning_rate : float, default=0.4
+    learning_rate : float, default=0.1
         Shrinkage of every step.
     subsample : "auto", float or int, default="auto"
         Rows each step's units are fitted on, drawn without replacement: a
@@ -279,13 +279,13 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         accurate here and cheaper to evaluate).
     alpha : float, default=1e-4
         L2 penalty of each step's least-squares fit (hidden and output weights).
-    max_iter_per_step : int, default=16
+    max_iter_per_step : int, default=12
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
         Optimiser of each step's fit: ``"auto"`` is L-BFGS on CPUs; on GPUs,
         dense BFGS for up to 600 hidden weights per step, L-BFGS above.
-    n_candidates : int, default=64
+    n_candidates : int, default=32
         Random candidate units from which each step's starting units are chosen.
     categorical_features : "auto", array-like or None, default="auto"
         Categorical columns: ``"auto"`` takes pandas ``category``, object and
@@ -372,14 +372,14 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         self,
         *,
         n_estimators: int = 200,
-        units_per_step: int = 4,
-        learning_rate: float = 0.4,
+        units_per_step: int = 2,
+        learning_rate: float = 0.1,
         subsample: Any = "auto",
         activation: str = "relu",
         alpha: float = 1e-4,
-        max_iter_per_step: int = 16,
+        max_iter_per_step: int = 12,
         solver: str = "auto",
-        n_candidates: int = 64,
+        n_candidates: int = 32,
         categorical_features: Any = "auto",
         class_weight: Any = None,
         early_stopping: Any = "auto",
@@ -569,9 +569,9 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         Quantile of the absolute residuals used as the Huber transition point.
     n_estimators : int, default=200
         Maximum number of boosting steps.
-    units_per_step : int, default=4
+    units_per_step : int, default=2
         Hidden units fitted per step (the paper's J).
-    learning_rate : float, default=0.4
+    learning_rate : float, default=0.1
         Shrinkage of every step.
     subsample : "auto", float or int, default="auto"
         Rows each step's units are fitted on, drawn without replacement: a
@@ -583,13 +583,13 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         accurate here and cheaper to evaluate).
     alpha : float, default=1e-4
         L2 penalty of each step's least-squares fit (hidden and output weights).
-    max_iter_per_step : int, default=16
+    max_iter_per_step : int, default=12
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
         Optimiser of each step's fit: ``"auto"`` is L-BFGS on CPUs; on GPUs,
         dense BFGS for up to 600 hidden weights per step, L-BFGS above.
-    n_candidates : int, default=64
+    n_candidates : int, default=32
         Random candidate units from which each step's starting units are chosen.
     categorical_features : "auto", array-like or None, default="auto"
         Categorical columns: ``"auto"`` takes pandas ``category``, object and
@@ -677,14 +677,14 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         loss: str = "squared_error",
         huber_quantile: float = 0.9,
         n_estimators: int = 200,
-        units_per_step: int = 4,
-        learning_rate: float = 0.4,
+        units_per_step: int = 2,
+        learning_rate: float = 0.1,
         subsample: Any = "auto",
         activation: str = "relu",
         alpha: float = 1e-4,
-        max_iter_per_step: int = 16,
+        max_iter_per_step: int = 12,
         solver: str = "auto",
-        n_candidates: int = 64,
+        n_candidates: int = 32,
         categorical_features: Any = "auto",
         early_stopping: Any = "auto",
         validation_fraction: float = 0.1,

@@ -46,6 +46,12 @@ def _wmean(values: Tensor, weight: Tensor) -> Tensor:
     return (values * weight).sum() / weight.sum()
 
 
+def _softmax(raw: Tensor) -> Tensor:
+    """Row-wise softmax; torch's kernel is several times slower for few columns."""
+    e = (raw - raw.amax(dim=1, keepdim=True)).exp_()
+    return e / e.sum(dim=1, keepdim=True)
+
+
 class BoostingLoss:
     """A loss for gradient boosting: initial constant, residuals, line search.
 
@@ -58,6 +64,8 @@ class BoostingLoss:
     """
 
     n_outputs: int = 1
+    #: Whether ``negative_gradient`` changes the loss itself (Huber's delta).
+    stateful: bool = False
 
     def init(self, y: Tensor, weight: Tensor) -> Tensor:
         """Return the constant raw score minimising the loss, shape (n_outputs,)."""
@@ -80,11 +88,14 @@ class BoostingLoss:
     def line_search(
         self, y: Tensor, raw: Tensor, h: Tensor, weight: Tensor, max_iter: int = 8
     ) -> float:
-        """Return the step ``rho`` (approximately) minimising ``loss(raw + rho*h)``.
+        """Return the step ``rho`` minimising ``loss(raw + rho * h)``.
 
-        Safeguarded Newton iterations on the convex one-dimensional function,
-        each backtracked until the real loss does not increase; a direction that
-        cannot decrease the loss gives 0.
+        Newton iterations on the derivative of the convex one-dimensional
+        function, safeguarded by a bracket (a Newton point outside the bracket
+        is replaced by bisection), stopped at 1 % precision (the step is then
+        shrunk anyway). Only derivatives are evaluated; a direction along which
+        the loss does not decrease gives 0. :func:`fit_boosting` additionally
+        halves the applied step until the training loss does not increase.
 
         Parameters
         ----------
@@ -97,27 +108,27 @@ class BoostingLoss:
         -------
         rho : float
         """
-        rho = 0.0
-        current = float(self.loss(y, raw, weight))
+        grad, hess = self.derivatives(y, raw, h, weight)
+        if not math.isfinite(grad) or grad >= -_EPS:
+            return 0.0
+        lo, hi, rho = 0.0, math.inf, 0.0
         for _ in range(max_iter):
-            grad, hess = self.derivatives(y, raw + rho * h, h, weight)
-            if not math.isfinite(grad) or abs(grad) <= _EPS:
-                break
-            curvature = hess if math.isfinite(hess) and hess > _EPS else 1.0
-            delta = -grad / curvature
-            for _ in range(40):
-                candidate = float(self.loss(y, raw + (rho + delta) * h, weight))
-                if candidate <= current:
-                    break
-                delta *= 0.5
+            if math.isfinite(hess) and hess > _EPS:
+                new = rho - grad / hess
+            else:  # no usable curvature: expand, or bisect inside the bracket
+                new = 2.0 * rho + 1.0
+            if math.isfinite(hi) and not lo < new < hi:
+                new = 0.5 * (lo + hi)
+            grad, hess = self.derivatives(y, raw + new * h, h, weight)
+            moved = abs(new - rho)
+            rho = new
+            if not math.isfinite(grad) or grad > 0:
+                hi = new
             else:
+                lo = new
+            if moved <= 1e-2 * abs(rho) or abs(grad) <= _EPS:
                 break
-            rho += delta
-            gain = current - candidate
-            current = candidate
-            if abs(delta) <= 1e-6 * abs(rho) or gain <= 1e-12 * abs(current):
-                break
-        return rho
+        return rho if math.isfinite(grad) else lo
 
 
 class SquaredError(BoostingLoss):
@@ -193,6 +204,8 @@ class Huber(SquaredError):
     >>> round(Huber(0.5).init(y, torch.ones(4)).item(), 3)  # not pulled to 100
     1.5
     """
+
+    stateful = True
 
     def __init__(self, quantile: float = 0.9) -> None:
         self.quantile = quantile
@@ -316,13 +329,13 @@ class MultinomialDeviance(BoostingLoss):
 
     def negative_gradient(self, y: Tensor, raw: Tensor) -> Tensor:
         """Return ``Y - softmax(F)``."""
-        return y - torch.softmax(raw, dim=1)
+        return y - _softmax(raw)
 
     def derivatives(
         self, y: Tensor, raw: Tensor, h: Tensor, weight: Tensor
     ) -> tuple[float, float]:
         """Return the line derivatives (exact Hessian along ``h``)."""
-        p = torch.softmax(raw, dim=1)
+        p = _softmax(raw)
         grad = -_wmean((y - p) * h, weight)
         ph = (p * h).sum(dim=1)
         hess = _wmean((p * h * h).sum(dim=1) - ph * ph, weight)
@@ -356,7 +369,7 @@ class StageUnits:
         for these thin products; ``activation`` may work in place.
         """
         ht = activation(torch.addmm(self.bias[:, None], self.weight, x.T))
-        return torch.addmm(self.out_bias[:, None], self.out_weight.T, ht).T
+        return torch.addmm(self.out_bias[:, None], self.out_weight.T, ht).T.contiguous()
 
 
 def _activation_derivative(name: str, h: Any) -> Any:
@@ -728,10 +741,14 @@ def fit_boosting(
         with torch.no_grad():
             val_raw = network(x_val)
     n_sub = max(2, min(n, round(subsample * n)))
+    with torch.no_grad():
+        train_loss = [float(loss.loss(y, raw, w))]  # before the next step
 
     def one_step(state: LoopState) -> dict[str, float]:  # noqa: ARG001
         nonlocal raw, val_raw
         residual = loss.negative_gradient(y, raw)
+        if loss.stateful:  # the loss changed with the residuals (Huber's delta)
+            train_loss[0] = float(loss.loss(y, raw, w))
         if n_sub < n:
             rows = torch.randperm(n, generator=generator)[:n_sub].to(x.device)
             xs, rs, ws = x[rows], residual[rows], w[rows]
@@ -757,13 +774,27 @@ def fit_boosting(
             h = stage.predict(x, act)
             rho = loss.line_search(y, raw, h, w) if torch.isfinite(h).all() else 0.0
             step = learning_rate * rho
+            # guard: halve the applied step until the training loss does not rise
+            # (beyond float rounding)
+            limit = train_loss[0] * (1.0 + 1e-6) + 1e-12
+            candidate = raw + step * h
+            new_loss = float(loss.loss(y, candidate, w))
+            for _ in range(30):
+                if math.isfinite(new_loss) and new_loss <= limit:
+                    break
+                step *= 0.5
+                candidate = raw + step * h
+                new_loss = float(loss.loss(y, candidate, w))
+            else:
+                step, candidate, new_loss = 0.0, raw, train_loss[0]
             network.add_step(
                 stage.weight, stage.bias, stage.out_weight * step, stage.out_bias * step
             )
-            raw = raw + step * h
+            raw = candidate
+            train_loss[0] = new_loss
             metrics = {
-                "train_loss": float(loss.loss(y, raw, w)),
-                "step_size": rho,
+                "train_loss": new_loss,
+                "step_size": step / learning_rate,
                 "unit_fit_iterations": float(stage.n_iter),
             }
             if val_raw is not None:
