@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.utils.validation import check_is_fitted
 
 from tabkit._compat import Interval, RealNotInt, StrOptions, _fit_context
 from tabkit.base import Batch, TabularEstimator
@@ -233,11 +234,26 @@ class _BoostedNN(TabularEstimator):
         return int(n_steps)
 
     def _raw(self, X: Any, n_steps: int | None) -> np.ndarray:
+        check_is_fitted(self, "module_")
         n_steps = self._check_n_steps(n_steps)
-        return self._predict_raw(X, lambda b: self._forward(b, n_steps=n_steps))
+        units = self.module_.units_per_step * (
+            self.module_.n_steps if n_steps is None else n_steps
+        )
+        work: list[torch.Tensor] = []  # one activation buffer for all batches
+
+        def forward(batch: Batch) -> torch.Tensor:
+            if not work:
+                work.append(batch.x_num.new_empty(batch.x_num.shape[0], units))
+            out: torch.Tensor = self.module_(
+                batch.x_num, n_steps=n_steps, hidden_out=work[0]
+            )
+            return out
+
+        return self._predict_raw(X, forward)
 
     def _staged_raw(self, X: Any) -> np.ndarray:
         """Raw scores after every step: shape (n_steps_, n_samples, n_outputs)."""
+        check_is_fitted(self, "module_")
         return self._predict_raw(
             X, lambda b: self.module_.staged_forward(b.x_num), axis=1
         )
@@ -263,10 +279,12 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
 
     Parameters
     ----------
-    n_estimators : int, default=200
+    n_estimators : int, default=40
         Maximum number of boosting steps.
-    units_per_step : int, default=2
-        Hidden units fitted per step (the paper's J).
+    units_per_step : int, default=8
+        Hidden units fitted per step (the paper's J). With the shrinkage of
+        0.1, a few wide steps reach a given accuracy with fewer units and in
+        less time than many narrow ones.
     learning_rate : float, default=0.1
         Shrinkage of every step.
     subsample : "auto", float or int, default="auto"
@@ -279,7 +297,7 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         accurate here and cheaper to evaluate).
     alpha : float, default=1e-4
         L2 penalty of each step's least-squares fit (hidden and output weights).
-    max_iter_per_step : int, default=12
+    max_iter_per_step : int, default=16
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
@@ -356,9 +374,9 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
     >>> from sklearn.datasets import load_breast_cancer
     >>> from tabkit import BoostedNNClassifier
     >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    >>> clf = BoostedNNClassifier(n_estimators=20, random_state=0).fit(X, y)
-    >>> clf.n_steps_, round(clf.score(X, y), 2)
-    (20, 0.99)
+    >>> clf = BoostedNNClassifier(random_state=0).fit(X, y)
+    >>> clf.n_steps_ <= 40, round(clf.score(X, y), 2)
+    (True, 0.99)
     >>> clf.predict_proba(X.iloc[:2], n_steps=5).shape
     (2, 2)
     """
@@ -371,13 +389,13 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
     def __init__(
         self,
         *,
-        n_estimators: int = 200,
-        units_per_step: int = 2,
+        n_estimators: int = 40,
+        units_per_step: int = 8,
         learning_rate: float = 0.1,
         subsample: Any = "auto",
         activation: str = "relu",
         alpha: float = 1e-4,
-        max_iter_per_step: int = 12,
+        max_iter_per_step: int = 16,
         solver: str = "auto",
         n_candidates: int = 32,
         categorical_features: Any = "auto",
@@ -567,10 +585,12 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         step size comes from a safeguarded Newton line search on the Huber loss.
     huber_quantile : float, default=0.9
         Quantile of the absolute residuals used as the Huber transition point.
-    n_estimators : int, default=200
+    n_estimators : int, default=40
         Maximum number of boosting steps.
-    units_per_step : int, default=2
-        Hidden units fitted per step (the paper's J).
+    units_per_step : int, default=8
+        Hidden units fitted per step (the paper's J). With the shrinkage of
+        0.1, a few wide steps reach a given accuracy with fewer units and in
+        less time than many narrow ones.
     learning_rate : float, default=0.1
         Shrinkage of every step.
     subsample : "auto", float or int, default="auto"
@@ -583,7 +603,7 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         accurate here and cheaper to evaluate).
     alpha : float, default=1e-4
         L2 penalty of each step's least-squares fit (hidden and output weights).
-    max_iter_per_step : int, default=12
+    max_iter_per_step : int, default=16
         Quasi-Newton iterations per step's fit (the reference runs L-BFGS for
         up to 200).
     solver : {"auto", "bfgs", "lbfgs", "adam"}, default="auto"
@@ -676,13 +696,13 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         *,
         loss: str = "squared_error",
         huber_quantile: float = 0.9,
-        n_estimators: int = 200,
-        units_per_step: int = 2,
+        n_estimators: int = 40,
+        units_per_step: int = 8,
         learning_rate: float = 0.1,
         subsample: Any = "auto",
         activation: str = "relu",
         alpha: float = 1e-4,
-        max_iter_per_step: int = 12,
+        max_iter_per_step: int = 16,
         solver: str = "auto",
         n_candidates: int = 32,
         categorical_features: Any = "auto",

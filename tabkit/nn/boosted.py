@@ -254,7 +254,9 @@ class BoostedNetwork(nn.Module):
             raise ValueError(f"n_steps must be in [0, {self.n_steps}], got {n_steps}")
         return n_steps
 
-    def hidden(self, x: Tensor, n_steps: int | None = None) -> Tensor:
+    def hidden(
+        self, x: Tensor, n_steps: int | None = None, *, out: Tensor | None = None
+    ) -> Tensor:
         """Return the hidden activations of the first ``n_steps`` steps.
 
         Parameters
@@ -262,17 +264,27 @@ class BoostedNetwork(nn.Module):
         x : Tensor of shape (batch_size, d_in)
         n_steps : int, optional
             Steps to use (all by default).
+        out : Tensor of shape (batch_size, n_steps * units_per_step), optional
+            Buffer to write the activations into. Reusing one across batches
+            avoids a fresh large allocation (and its page faults) per batch.
 
         Returns
         -------
         h : Tensor of shape (batch_size, n_steps * units_per_step)
         """
         units = self._steps(n_steps) * self.units_per_step
-        return self._act(
-            torch.addmm(self.hidden_bias[:units], x, self.hidden_weight[:units].T)
-        )
+        bias, weight = self.hidden_bias[:units], self.hidden_weight[:units].T
+        if out is None:
+            return self._act(torch.addmm(bias, x, weight))
+        return self._act(torch.addmm(bias, x, weight, out=out))
 
-    def forward(self, x: Tensor, n_steps: int | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        n_steps: int | None = None,
+        *,
+        hidden_out: Tensor | None = None,
+    ) -> Tensor:
         """Return the raw outputs ``F_t(x)`` of the model truncated to ``n_steps``.
 
         Parameters
@@ -280,6 +292,8 @@ class BoostedNetwork(nn.Module):
         x : Tensor of shape (batch_size, d_in)
         n_steps : int, optional
             Steps to use (all by default); 0 gives the constant model.
+        hidden_out : Tensor of shape (batch_size, n_steps * units_per_step), optional
+            Buffer for the hidden activations (see :meth:`hidden`).
 
         Returns
         -------
@@ -287,7 +301,7 @@ class BoostedNetwork(nn.Module):
         """
         t = self._steps(n_steps)
         units = t * self.units_per_step
-        h = self.hidden(x, t)
+        h = self.hidden(x, t, out=hidden_out)
         # (V^T h^T)^T: CPUs multiply a thin (d_out x units) matrix by the
         # transposed activations several times faster than h @ V.
         out = torch.addmm(self.step_bias[t, :, None], self.output_weight[:units].T, h.T)
@@ -305,12 +319,11 @@ class BoostedNetwork(nn.Module):
         out : Tensor of shape (n_steps, batch_size, d_out)
             ``out[t - 1]`` equals ``forward(x, n_steps=t)``.
         """
-        t, j = self.n_steps, self.units_per_step
-        h = self.hidden(x, t).reshape(x.shape[0], t, j, 1)
-        v = self.output_weight[: t * j].reshape(1, t, j, self.d_out)
-        per_step = (h * v).sum(dim=2)  # (batch, t, d_out)
-        staged = per_step.cumsum(dim=1) + self.step_bias[1 : t + 1].unsqueeze(0)
-        return staged.transpose(0, 1)
+        t, j, n = self.n_steps, self.units_per_step, x.shape[0]
+        h = self.hidden(x, t).reshape(n, t, j)
+        v = self.output_weight[: t * j].reshape(t, j, self.d_out)
+        per_step = torch.einsum("ntj,tjk->tnk", h, v)  # each step's contribution
+        return per_step.cumsum(dim=0) + self.step_bias[1 : t + 1, None, :]
 
     def extra_repr(self) -> str:
         """Describe sizes."""
