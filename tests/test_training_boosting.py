@@ -101,7 +101,7 @@ def test_stage_units_fit_the_residuals():
 @pytest.mark.parametrize("solver", ["bfgs", "lbfgs", "adam"])
 def test_numpy_and_torch_unit_fits_agree(monkeypatch, activation, solver):
     """The CPU (NumPy) and device (torch) paths of the unit fit are one algorithm."""
-    from tabkit.training import _boosting
+    from tabkit.training import _units
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(700, 5, generator=g, dtype=DT)
@@ -109,7 +109,7 @@ def test_numpy_and_torch_unit_fits_agree(monkeypatch, activation, solver):
     w = torch.rand(700, generator=g, dtype=DT) + 0.5
     fits = {}
     for numpy_on_cpu in (True, False):
-        monkeypatch.setattr(_boosting, "NUMPY_ON_CPU", numpy_on_cpu)
+        monkeypatch.setattr(_units, "NUMPY_ON_CPU", numpy_on_cpu)
         fits[numpy_on_cpu] = fit_stage_units(
             x,
             r,

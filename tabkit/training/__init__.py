@@ -10,16 +10,7 @@ callbacks, progress bars and histories are therefore shared by all models.
 
 from __future__ import annotations
 
-from tabkit.training._boosting import (
-    BinomialDeviance,
-    BoostingLoss,
-    Huber,
-    MultinomialDeviance,
-    SquaredError,
-    StageUnits,
-    fit_boosting,
-    fit_stage_units,
-)
+from tabkit.training._boosting import fit_boosting
 from tabkit.training._callbacks import (
     BaseCallback,
     Callback,
@@ -30,6 +21,13 @@ from tabkit.training._callbacks import (
 )
 from tabkit.training._history import History
 from tabkit.training._loop import BatchSource, TensorBatches, fit_module, run_loop
+from tabkit.training._losses import (
+    BinomialDeviance,
+    BoostingLoss,
+    Huber,
+    MultinomialDeviance,
+    SquaredError,
+)
 from tabkit.training._optim import (
     MinimizeResult,
     OptimizerFactory,
@@ -40,6 +38,7 @@ from tabkit.training._optim import (
     minimize,
     warmup_cosine,
 )
+from tabkit.training._units import StageUnits, fit_stage_units
 
 __all__ = [
     "BaseCallback",
