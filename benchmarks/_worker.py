@@ -6,8 +6,12 @@ with the thread variables (``OMP_NUM_THREADS`` ...) already in its
 environment, so they apply before anything is imported. ``SPEC`` is a JSON
 file with ``dataset``, ``model``, ``seed``, ``threads``, ``train_cap`` and
 ``imports`` (modules to import first, so that datasets and models registered
-outside ``benchmarks`` exist here too). The partial or complete row is
-written to the JSON file ``RESULT``; the peak RSS is this process's.
+outside ``benchmarks`` exist here too), and optionally ``budget_s`` (handed
+to the adapter), ``reset_peak`` and ``data_factory``: ``{"function":
+"module:name", "kwargs": {...}}``, a function returning ``(X, y, task,
+split)`` that replaces loading ``dataset`` and splitting it (the scaling
+benchmark's subsamples). The partial or complete row is written to the JSON
+file ``RESULT``; the peak RSS is this process's.
 """
 
 from __future__ import annotations
@@ -44,6 +48,24 @@ def error_message(exc: BaseException) -> str:
     return text
 
 
+def build_data(factory: dict[str, Any]) -> tuple[Any, Any, str, Any]:
+    """Call a spec's ``data_factory``.
+
+    Parameters
+    ----------
+    factory : dict
+        ``function`` ("package.module:function") and ``kwargs``.
+
+    Returns
+    -------
+    tuple
+        ``(X, y, task, split)`` as the function returns them.
+    """
+    module, _, name = factory["function"].partition(":")
+    function = getattr(importlib.import_module(module), name)
+    return function(**factory.get("kwargs", {}))
+
+
 def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the fit a spec describes; never raises for an ``Exception``.
 
@@ -64,6 +86,9 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         for module in spec.get("imports", []):
             importlib.import_module(module)
+        data = split = None
+        if spec.get("data_factory"):
+            *data, split = build_data(spec["data_factory"])
         measure_fit(
             row,
             spec["dataset"],
@@ -71,6 +96,10 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
             int(spec["seed"]),
             threads=int(spec["threads"]),
             train_cap=spec.get("train_cap"),
+            data=None if data is None else tuple(data),
+            split=split,
+            budget_s=spec.get("budget_s"),
+            reset_peak=bool(spec.get("reset_peak", False)),
         )
     except Exception as exc:
         logger.exception("fit failed")

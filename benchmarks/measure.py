@@ -41,10 +41,58 @@ PREDICT_ROWS = 5000
 PREDICT_REPEATS = 3
 
 
+def _status_kib(field: str) -> int | None:
+    """Read a ``/proc/self/status`` field in KiB (Linux); None if unavailable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (``ru_maxrss``)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: the high-water mark
+    of this process's own memory. ``ru_maxrss`` is used elsewhere; on Linux it
+    is not, because a child started by ``subprocess`` (vfork + exec) inherits
+    its parent's ``ru_maxrss``, so every worker would report at least the
+    runner's peak.
+
+    Returns
+    -------
+    float
+        MiB.
+    """
+    hwm = _status_kib("VmHWM")
+    if hwm is not None:
+        return hwm / 1024
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak-memory mark to its current RSS (Linux).
+
+    Writes ``5`` to ``/proc/self/clear_refs``, so that ``peak_rss_mb`` then
+    measures from the memory in use now (e.g. after loading and subsampling a
+    large dataset) rather than from the process start.
+
+    Returns
+    -------
+    bool
+        Whether the mark was reset.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        logger.debug("cannot reset the peak RSS mark", exc_info=True)
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -144,6 +192,9 @@ def measure_fit(
     threads: int,
     train_cap: int | None = None,
     data: tuple[pd.DataFrame, np.ndarray, str] | None = None,
+    split: Split | None = None,
+    budget_s: float | None = None,
+    reset_peak: bool = False,
 ) -> dict[str, Any]:
     """Fit one model on one dataset and seed; fill ``row`` as it goes.
 
@@ -154,14 +205,16 @@ def measure_fit(
     median of ``PREDICT_REPEATS`` predictions (``predict_proba`` for
     classifiers) on a fixed ``PREDICT_ROWS``-row frame drawn from the test rows
     with replacement (seeded); ``predict_test_s`` the one prediction on the
-    test rows that is scored.
+    test rows that is scored; ``peak_rss_mb`` the process's peak memory (see
+    ``peak_rss_mb``), from the start or from just before the fit
+    (``reset_peak``).
 
     Parameters
     ----------
     row : dict
         The row to fill (CSV columns).
     dataset : str
-        Registered dataset name.
+        Registered dataset name (only read when ``data`` is None).
     model : str or ModelAdapter
         Registered model name, or an adapter.
     seed : int
@@ -169,9 +222,19 @@ def measure_fit(
     threads : int
         Thread count given to the model and to the native thread pools.
     train_cap : int or None, default=None
-        Cap on the training rows (see ``protocol.make_split``).
+        Cap on the training rows (see ``protocol.make_split``); ignored when
+        ``split`` is given.
     data : tuple or None, default=None
-        Already loaded ``(X, y, task)`` of ``dataset``.
+        Already loaded ``(X, y, task)``: ``dataset``'s rows, or a subset that
+        a caller built (e.g. ``benchmarks.scaling``).
+    split : Split or None, default=None
+        Pre-built row positions into ``data``; ``protocol.make_split`` when None.
+    budget_s : float or None, default=None
+        Time budget handed to the model as ``adapter.budget_s`` before the fit
+        (adapters that declare a ``budget_s`` attribute honour it).
+    reset_peak : bool, default=False
+        Reset the peak-memory mark before the fit (``reset_peak_rss``), so
+        that ``peak_rss_mb`` leaves out what loading the data took.
 
     Returns
     -------
@@ -179,8 +242,11 @@ def measure_fit(
         ``row``, complete, with ``status="ok"``.
     """
     adapter = make_model(model) if isinstance(model, str) else model
+    if budget_s is not None:
+        adapter.budget_s = float(budget_s)
     X, y, task = data if data is not None else load_dataset(dataset)
-    split = make_split(y, task, seed, train_cap)
+    if split is None:
+        split = make_split(y, task, seed, train_cap)
     _record_data(row, X, task, split)
     X_train, X_val, X_test = (X.iloc[i] for i in split)
     fit = functools.partial(adapter.fit, task=task, seed=seed, threads=threads)
@@ -188,6 +254,8 @@ def measure_fit(
         setup = getattr(adapter, "setup", None)
         if setup is not None:
             setup()  # imports are not part of the fit time
+        if reset_peak:
+            reset_peak_rss()
         _, row["fit_s"] = _timed(fit, X_train, y[split.train], X_val, y[split.val])
         val, _ = _metrics(adapter, X_val, y[split.val], task)
         test, row["predict_test_s"] = _metrics(adapter, X_test, y[split.test], task)

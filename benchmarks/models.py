@@ -756,30 +756,43 @@ class BoostedNNAdapter(_Adapter):
     """tabkit's boosted sequential neural network with its defaults.
 
     ``tabkit.BoostedNNClassifier`` / ``BoostedNNRegressor(random_state=seed,
-    n_threads=threads)`` fitted with ``fit(X_train, y_train, X_val=X_val,
-    y_val=y_val)`` on the raw DataFrames (tabkit estimators take DataFrames as
-    they are, so no encoding happens here).
+    n_threads=threads, time_budget=budget_s)`` fitted with ``fit(X_train,
+    y_train, X_val=X_val, y_val=y_val)`` on the raw DataFrames (tabkit
+    estimators take DataFrames as they are, so no encoding happens here).
+    ``budget_s`` is the per-fit budget the runner sets (None: no limit).
     """
 
     modules = ("tabkit",)
 
     family = "tabkit"
     uses_torch = True
+    budget_s: float | None = None
 
     def _fit(self, X_train, y_train, X_val, y_val, *, seed, threads):
         from tabkit import BoostedNNClassifier, BoostedNNRegressor
 
         clf = is_classification(self.task_)
         cls = BoostedNNClassifier if clf else BoostedNNRegressor
-        self.estimator_ = cls(random_state=seed, n_threads=threads)
+        self.estimator_ = cls(
+            random_state=seed, n_threads=threads, time_budget=self.budget_s
+        )
         self.estimator_.fit(X_train, y_train, X_val=X_val, y_val=y_val)
-        if is_classification(self.task_):
+        if clf:
             self.classes_ = self.estimator_.classes_
 
     def fit_info(self) -> dict[str, Any]:
-        """Boosting steps kept, when the estimator reports them."""
+        """Boosting steps kept, the time budget and why training stopped."""
+        info: dict[str, Any] = {}
         n_steps = getattr(self.estimator_, "n_steps_", None)
-        return {} if n_steps is None else {"n_steps": int(n_steps)}
+        if n_steps is not None:
+            info["n_steps"] = int(n_steps)
+        history = getattr(self.estimator_, "history_", None)
+        reason = getattr(history, "stop_reason", None)
+        if reason is not None:
+            info["stop_reason"] = str(reason)
+        if self.budget_s is not None:
+            info["time_budget"] = self.budget_s
+        return info
 
 
 register_model("lightgbm", LightGBMAdapter)
@@ -790,3 +803,14 @@ register_model("mlp", MLPAdapter)
 register_model("gbnn_lr1.0", functools.partial(GBNNAdapter, eta=1.0))
 register_model("gbnn_lr0.1", functools.partial(GBNNAdapter, eta=0.1))
 register_model("boosted_nn", BoostedNNAdapter)
+
+
+def _register_frame_models() -> None:
+    """Register the pytorch-frame anchors (``benchmarks.frame_models``)."""
+    try:
+        importlib.import_module("benchmarks.frame_models")
+    except ImportError:  # pragma: no cover - the module itself imports nothing heavy
+        logger.warning("benchmarks.frame_models cannot be imported", exc_info=True)
+
+
+_register_frame_models()

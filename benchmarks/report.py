@@ -9,8 +9,12 @@
 The report starts with the exact commands that produced the CSV and the one
 that produced the report, then: per dataset and model the primary metric mean
 ± std over seeds, secondary metrics, fit time and its ratio to LightGBM's,
-prediction time; the normalized score; the mean rank; wins / ties / losses
-against the best GBDT chosen on validation; failed fits; the environment.
+prediction time; the normalized score over a stated model list; the mean
+rank; the fit-time ratio to LightGBM per model (geometric mean over
+datasets); two PNG figures (``benchmarks.plots``: normalized score per model,
+score against fit time) written next to the report as ``<name>_*.png``;
+wins / ties / losses against the best GBDT chosen on validation; failed fits;
+the environment.
 
 Each part is a function ``section_*(ctx) -> str`` listed in ``SECTIONS``; a
 later addition (plots, more tables) is one more such function.
@@ -30,8 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import plots
+from benchmarks.profiles import PROFILES
 from benchmarks.protocol import SECONDARY_METRICS, higher_is_better
-from benchmarks.store import KEY
+from benchmarks.store import COLUMNS, KEY, read_frame
 
 logger = logging.getLogger("benchmarks.report")
 
@@ -70,8 +76,11 @@ class ReportContext:
         Commands that produced the CSV, in order of first appearance.
     report_command : str
         The command that produced this report.
-    out_dir : Path
-        Directory of the report (for sections that write files, e.g. plots).
+    out_dir : Path or None
+        Directory of the report, for sections that write files (figures);
+        None when nothing is to be written.
+    name : str
+        Report name (the markdown file's stem), prefix of its figures.
     """
 
     records: pd.DataFrame
@@ -79,7 +88,8 @@ class ReportContext:
     models: list[str]
     commands: list[str]
     report_command: str
-    out_dir: Path
+    out_dir: Path | None
+    name: str = "report"
 
 
 # ============================================================ data
@@ -141,6 +151,57 @@ def summarize(ok: pd.DataFrame) -> pd.DataFrame:
     datasets = stats.index.get_level_values("dataset")
     stats["fit_ratio"] = stats["fit_s_mean"].to_numpy() / datasets.map(ref)
     return stats
+
+
+def fit_time_ratios(ok: pd.DataFrame) -> pd.DataFrame:
+    """Fit time relative to LightGBM's per model, over datasets.
+
+    Parameters
+    ----------
+    ok : DataFrame
+        Output of ``ok_results``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by label: ``geomean``, ``min`` and ``max`` of the per-dataset
+        ratio of mean fit seconds to LightGBM's (``summarize``'s
+        ``fit_ratio``) and ``datasets``, the number of datasets where both
+        ran; sorted by ``geomean``. Empty without LightGBM fits.
+    """
+    ratio = summarize(ok)["fit_ratio"]
+    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+    if ratio.empty:
+        return pd.DataFrame(columns=["geomean", "min", "max", "datasets"])
+    by_model = ratio.groupby(level="label", sort=False)
+    table = pd.DataFrame(
+        {
+            "geomean": np.exp(np.log(ratio).groupby(level="label", sort=False).mean()),
+            "min": by_model.min(),
+            "max": by_model.max(),
+            "datasets": by_model.size(),
+        }
+    )
+    return table.sort_values("geomean")
+
+
+def fit_times(ok: pd.DataFrame, *, relative: bool) -> pd.DataFrame:
+    """Mean fit time per dataset (rows) and model (columns).
+
+    Parameters
+    ----------
+    ok : DataFrame
+        Output of ``ok_results``.
+    relative : bool
+        Ratios to LightGBM's mean fit time on the dataset instead of seconds.
+
+    Returns
+    -------
+    DataFrame
+        Datasets x labels.
+    """
+    column = "fit_ratio" if relative else "fit_s_mean"
+    return summarize(ok)[column].unstack("label")
 
 
 def _dataset_scores(ok: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
@@ -327,14 +388,24 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 # ============================================================ sections
 
 
+def _profile_line(records: pd.DataFrame) -> str:
+    """Profile(s) of the records with their settings, "" when none recorded."""
+    names = list(dict.fromkeys(records["profile"].dropna().astype(str)))
+    if not names:
+        return ""
+    parts = [PROFILES[n].describe() if n in PROFILES else f"`{n}`" for n in names]
+    return f"Profile: {'; '.join(parts)}.\n\n"
+
+
 def section_header(ctx: ReportContext) -> str:
-    """Title and the exact commands behind the CSV and the report."""
+    """Title, the exact commands behind the CSV and the report, the profile."""
     commands = "\n".join([*ctx.commands, ctx.report_command])
     return (
         "# Benchmark report\n\n"
         "Produced by (results, then this report):\n\n"
         f"```bash\n{commands}\n```\n\n"
-        f"Successful fits: {len(ctx.ok)}; datasets: {ctx.ok['dataset'].nunique()}; "
+        + _profile_line(ctx.records)
+        + f"Successful fits: {len(ctx.ok)}; datasets: {ctx.ok['dataset'].nunique()}; "
         f"models: {ctx.ok['label'].nunique()}.\n"
     )
 
@@ -420,6 +491,42 @@ def section_mean_rank(ctx: ReportContext) -> str:
         "averaged), averaged over the datasets where the model ran.\n\n"
         + md_table(["model", "mean rank", "datasets"], rows)
         + "\n"
+    )
+
+
+def section_fit_time(ctx: ReportContext) -> str:
+    """Fit-time ratio to LightGBM per model (geometric mean over datasets)."""
+    table = fit_time_ratios(ctx.ok)
+    if table.empty:
+        return ""
+    rows = [
+        [label, *(fmt(r[c], 2) for c in ("geomean", "min", "max")), int(r["datasets"])]
+        for label, r in table.iterrows()
+    ]
+    return (
+        "## Fit time relative to LightGBM\n\n"
+        "Per dataset, the model's mean fit seconds over LightGBM's; geometric "
+        "mean, minimum and maximum over the datasets where both ran (below 1 = "
+        "faster than LightGBM).\n\n"
+        + md_table(["model", "geometric mean", "min", "max", "datasets"], rows)
+        + "\n"
+    )
+
+
+def section_figures(ctx: ReportContext) -> str:
+    """PNG figures next to the report (``benchmarks.plots``), with captions."""
+    if ctx.out_dir is None:
+        return ""
+    norm = normalized_scores(ctx.ok, ctx.models)
+    if norm.empty:
+        return ""
+    relative = TIME_REFERENCE in set(ctx.ok["label"])
+    times = fit_times(ctx.ok, relative=relative).reindex(
+        index=norm.index, columns=norm.columns
+    )
+    tasks = ctx.ok.groupby("dataset")["task"].first()
+    return plots.figure_section(
+        norm, times, tasks, ctx.out_dir, ctx.name, relative=relative
     )
 
 
@@ -642,6 +749,8 @@ SECTIONS: list[Callable[[ReportContext], str]] = [
     section_per_dataset,
     section_normalized,
     section_mean_rank,
+    section_fit_time,
+    section_figures,
     section_versus_gbdt,
     section_versus_reference,
     section_failures,
@@ -654,32 +763,40 @@ def build_report(
     *,
     models: Sequence[str] | None = None,
     report_command: str = "",
-    out_dir: str | os.PathLike = ".",
+    out_dir: str | os.PathLike | None = None,
+    name: str = "report",
 ) -> str:
     """Build the markdown report of a results table.
 
     Parameters
     ----------
     records : DataFrame
-        Records of a results CSV (``pandas.read_csv`` of it).
+        Records of a results CSV (``store.read_frame`` or ``pandas.read_csv``
+        of it; columns of ``store.COLUMNS`` it lacks are taken as empty).
     models : sequence of str or None, default=None
         Models over which normalized scores and ranks are computed; all
         models with a successful fit when None.
     report_command : str, default=""
         The command producing the report, shown under the CSV's commands.
-    out_dir : path-like, default="."
-        Directory of the report, for sections that write files.
+    out_dir : path-like or None, default=None
+        Directory of the report, where the figures are written; None writes
+        no figure (and leaves the figure section out).
+    name : str, default="report"
+        Report name, the prefix of its figures' file names.
 
     Returns
     -------
     str
         Markdown.
     """
+    missing = [c for c in COLUMNS if c not in records.columns]
+    records = records.assign(**dict.fromkeys(missing, np.nan))
     ok = ok_results(records)
     labels = list(dict.fromkeys(ok["label"]))
     chosen = labels if models is None else [m for m in labels if m in set(models)]
     commands = list(dict.fromkeys(records["command"].dropna().astype(str)))
-    ctx = ReportContext(records, ok, chosen, commands, report_command, Path(out_dir))
+    where = None if out_dir is None else Path(out_dir)
+    ctx = ReportContext(records, ok, chosen, commands, report_command, where, name)
     return "\n".join(part for section in SECTIONS if (part := section(ctx)))
 
 
@@ -690,7 +807,9 @@ def write_report(
     models: Sequence[str] | None = None,
     command: str | None = None,
 ) -> Path:
-    """Read a results CSV and write its markdown report.
+    """Read a results CSV and write its markdown report and figures.
+
+    The figures are written next to ``out`` as ``<out stem>_<plot>.png``.
 
     Parameters
     ----------
@@ -714,9 +833,13 @@ def write_report(
         command = shlex.join(
             ["python", "-m", "benchmarks.report", str(csv), "--out", str(out), *extra]
         )
-    records = pd.read_csv(csv)
+    records = read_frame(csv)
     text = build_report(
-        records, models=models, report_command=command, out_dir=out.parent
+        records,
+        models=models,
+        report_command=command,
+        out_dir=out.parent,
+        name=out.stem,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -9,9 +9,15 @@
 By default each fit runs in a fresh worker process (``benchmarks._worker``):
 its peak RSS is that fit's, its thread settings are clean (``OMP_NUM_THREADS``,
 ``MKL_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS`` set before it imports
-anything), and a crash or an exceeded ``--budget`` ends only that fit. Each
+anything), and a crash or an exceeded time limit ends only that fit. Each
 row is appended to the CSV as soon as its fit ends; rerunning the same
 command resumes where a killed run stopped.
+
+Two limits exist: ``--budget S`` kills any fit after S seconds; ``--model-budget
+S`` is the per-fit budget of the neural models (``profiles.BUDGETED_FAMILIES``):
+the adapter gets ``budget_s = S`` and its worker is killed after
+``profiles.hard_timeout(S)`` = ``1.5 * S + 60`` seconds. Profiles
+(``python -m benchmarks.tabular``) use the latter.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,11 +53,20 @@ from benchmarks._worker import error_message
 from benchmarks.datasets import DATASETS, SUITES, load_dataset, suite_datasets
 from benchmarks.measure import measure_fit
 from benchmarks.models import MODELS, make_model
-from benchmarks.store import COLUMNS, KEY, append_row, done_keys, repair_csv, row_key
+from benchmarks.profiles import TIMEOUT_GRACE_S, fit_limits
+from benchmarks.store import (
+    COLUMNS,
+    KEY,
+    append_row,
+    done_keys,
+    read_frame,
+    repair_csv,
+    row_key,
+)
 
 logger = logging.getLogger("benchmarks.run")
 
-__all__ = ["COLUMNS", "KEY", "main", "run_benchmark"]
+__all__ = ["COLUMNS", "KEY", "main", "run_benchmark", "run_isolated", "summary"]
 
 #: Characters of the worker's output kept in an error message.
 LOG_TAIL_CHARS = 1500
@@ -67,8 +82,24 @@ def _defining_module(obj: Any) -> str | None:
     return module
 
 
-def _worker_imports(dataset: str, model: str) -> list[str]:
-    modules = [_defining_module(DATASETS[dataset]), _defining_module(MODELS[model])]
+def worker_imports(model: str, dataset: str | None = None) -> list[str]:
+    """Modules a worker imports so that ``model`` and ``dataset`` are registered.
+
+    Parameters
+    ----------
+    model : str
+        Registered model name.
+    dataset : str or None, default=None
+        Registered dataset name, if the worker loads it.
+
+    Returns
+    -------
+    list of str
+        The modules defining the model's factory and the dataset's loader.
+    """
+    modules = [_defining_module(MODELS[model])]
+    if dataset is not None:
+        modules.insert(0, _defining_module(DATASETS[dataset]))
     return list(dict.fromkeys(m for m in modules if m))
 
 
@@ -84,15 +115,15 @@ def _log_tail(path: Path) -> str:
     return text[-LOG_TAIL_CHARS:].strip()
 
 
-def run_isolated(spec: dict[str, Any], budget: float | None) -> dict[str, Any]:
+def run_isolated(spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
     """Run one fit in a fresh worker process.
 
     Parameters
     ----------
     spec : dict
         ``dataset``, ``model``, ``seed``, ``threads``, ``train_cap``,
-        ``imports`` (see ``benchmarks._worker``).
-    budget : float or None
+        ``imports`` and optional keys (see ``benchmarks._worker``).
+    timeout : float or None
         Wall-clock seconds the worker may take (loading, fit, prediction);
         None for no limit.
 
@@ -119,10 +150,13 @@ def run_isolated(spec: dict[str, Any], budget: float | None) -> dict[str, Any]:
                 start_new_session=True,
             )
             try:
-                code = proc.wait(timeout=budget)
+                code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill(proc)
-                return {"status": "timeout", "error": f"exceeded {budget} s budget"}
+                error = f"killed after the {timeout:g} s time limit"
+                if spec.get("budget_s") is not None:
+                    error += f" (model budget {spec['budget_s']:g} s)"
+                return {"status": "timeout", "error": error}
             except BaseException:
                 _kill(proc)
                 raise
@@ -160,6 +194,7 @@ def run_inline(spec: dict[str, Any], data: tuple | None = None) -> dict[str, Any
             threads=spec["threads"],
             train_cap=spec["train_cap"],
             data=data,
+            budget_s=spec.get("budget_s"),
         )
     except Exception as exc:
         logger.debug("fit failed", exc_info=True)
@@ -167,14 +202,22 @@ def run_inline(spec: dict[str, Any], data: tuple | None = None) -> dict[str, Any
     return row
 
 
+SeedPlan = Sequence[int] | Mapping[str, Sequence[int]]
+
+
+def _seeds_of(seeds: SeedPlan, dataset: str) -> list[int]:
+    chosen = seeds[dataset] if isinstance(seeds, Mapping) else seeds
+    return [int(s) for s in chosen]
+
+
 def _plan(
-    models: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], skip: set
+    models: Sequence[str], datasets: Sequence[str], seeds: SeedPlan, skip: set
 ) -> list[dict[str, Any]]:
     """Fits to run, dataset-major then seed then model, minus ``skip`` keys."""
     adapters = {m: make_model(m) for m in models}
     todo = []
     for dataset in datasets:
-        for seed in seeds:
+        for seed in _seeds_of(seeds, dataset):
             for name, adapter in adapters.items():
                 fit = {
                     "dataset": dataset,
@@ -202,16 +245,10 @@ def _api_command(**kwargs: Any) -> str:
     return f"benchmarks.run.run_benchmark({args})"
 
 
-def _read_results(out: Path) -> pd.DataFrame:
-    if not out.exists():
-        return pd.DataFrame(columns=list(COLUMNS))
-    return pd.read_csv(out)
-
-
 def run_benchmark(
     models: Sequence[str],
     datasets: Sequence[str],
-    seeds: Sequence[int],
+    seeds: SeedPlan,
     out: str | os.PathLike,
     *,
     threads: int = 1,
@@ -221,6 +258,9 @@ def run_benchmark(
     train_cap: int | None = None,
     retry_errors: bool = False,
     command: str | None = None,
+    model_budget: float | None = None,
+    timeout_grace_s: float = TIMEOUT_GRACE_S,
+    profile: str | None = None,
 ) -> pd.DataFrame:
     """Run every (dataset, model, seed) not yet in ``out`` and append the rows.
 
@@ -230,8 +270,8 @@ def run_benchmark(
         Registered model names (``benchmarks.models.MODELS``).
     datasets : sequence of str
         Registered dataset names (``benchmarks.datasets.DATASETS``).
-    seeds : sequence of int
-        Split and model seeds.
+    seeds : sequence of int or mapping of str to sequence of int
+        Split and model seeds: the same for every dataset, or per dataset.
     out : path-like
         Results CSV; created, or repaired and resumed.
     threads : int, default=1
@@ -240,7 +280,7 @@ def run_benchmark(
         Run each fit in a fresh worker process (per-fit peak RSS, clean thread
         settings, ``budget`` enforced). False runs them in this process.
     budget : float or None, default=None
-        Per-fit wall-clock limit in seconds for isolated fits (the worker is
+        Wall-clock limit in seconds of every isolated fit (the worker is
         killed and the fit recorded as "timeout"); not enforced in-process.
     progress : bool, default=True
         Show a tqdm progress bar over the fits (on stderr).
@@ -251,6 +291,15 @@ def run_benchmark(
         fits without any record run.
     command : str or None, default=None
         The command line to record; a Python call is recorded when None.
+    model_budget : float or None, default=None
+        Per-fit time budget in seconds of the models in
+        ``profiles.BUDGETED_FAMILIES``: set as ``adapter.budget_s`` before the
+        fit, and their isolated worker is killed (status "timeout") after
+        ``profiles.hard_timeout(model_budget, grace_s=timeout_grace_s)``.
+    timeout_grace_s : float, default=profiles.TIMEOUT_GRACE_S
+        Seconds the hard timeout adds to ``1.5 * model_budget``.
+    profile : str or None, default=None
+        Profile name recorded in the ``profile`` column.
 
     Returns
     -------
@@ -258,16 +307,20 @@ def run_benchmark(
         Every record of ``out`` (earlier runs included).
     """
     models, datasets = list(models), list(datasets)
-    seeds = [int(s) for s in seeds]
+    if isinstance(seeds, Mapping):
+        seeds = {d: _seeds_of(seeds, d) for d in datasets}
+    else:
+        seeds = [int(s) for s in seeds]
     _check_names(models, datasets)
     if command is None:
         settings = {"threads": threads, "isolate": isolate, "budget": budget}
-        settings["train_cap"] = train_cap
+        settings.update(train_cap=train_cap, model_budget=model_budget)
+        settings["profile"] = profile
         command = _api_command(
             models=models, datasets=datasets, seeds=seeds, out=str(out), **settings
         )
-    if budget is not None and not isolate:
-        logger.warning("the per-fit budget is only enforced with isolation")
+    if (budget is not None or model_budget is not None) and not isolate:
+        logger.warning("hard time limits are only enforced with isolation")
     out = Path(out)
     repair_csv(out)
     todo = _plan(models, datasets, seeds, done_keys(out, retry_errors=retry_errors))
@@ -276,25 +329,31 @@ def run_benchmark(
         **collect_environment(),
         "threads": threads,
         "isolated": isolate,
-        "budget_s": budget,
         "train_cap": train_cap,
+        "profile": profile,
         "command": command,
     }
     cache: dict[str, tuple] = {}
     with logging_redirect_tqdm(), tqdm(todo, disable=not progress, unit="fit") as bar:
         for fit in bar:
             bar.set_postfix_str(f"{fit['dataset']} {fit['model']} seed={fit['seed']}")
+            fit_budget, timeout = fit_limits(
+                fit["family"], model_budget, grace_s=timeout_grace_s, timeout_s=budget
+            )
             spec = {**fit, "threads": threads, "train_cap": train_cap}
+            spec["budget_s"] = fit_budget
             if isolate:
-                spec["imports"] = _worker_imports(fit["dataset"], fit["model"])
-                result = run_isolated(spec, budget)
+                spec["imports"] = worker_imports(fit["model"], fit["dataset"])
+                result = run_isolated(spec, timeout)
             else:
                 data = _cached_data(cache, fit["dataset"])
                 result = run_inline(spec, data)
             _log_result(fit, result)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            append_row(out, {**base, **result, **fit, "timestamp": stamp})
-    return _read_results(out)
+            limits = {"budget_s": fit_budget, "timeout_s": timeout if isolate else None}
+            row = {**base, **result, **fit, **limits, "timestamp": stamp}
+            append_row(out, row)
+    return read_frame(out)
 
 
 def _cached_data(cache: dict[str, tuple], dataset: str) -> tuple | None:
@@ -344,7 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=_csv_list, default=["0"], help="e.g. 0,1,2")
     parser.add_argument("--threads", type=int, default=2, help="threads per fit")
     parser.add_argument("--out", type=Path, required=True, help="results CSV")
-    parser.add_argument("--budget", type=float, help="per-fit wall-clock seconds")
+    parser.add_argument(
+        "--budget", type=float, help="wall-clock limit of every fit, in seconds"
+    )
+    parser.add_argument(
+        "--model-budget",
+        type=float,
+        help="per-fit time budget of the neural models, in seconds",
+    )
     parser.add_argument("--train-cap", type=int, help="cap on training rows")
     parser.add_argument("--no-isolate", action="store_true", help="fit in this process")
     parser.add_argument(
@@ -355,11 +421,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _summary(results: pd.DataFrame, command: str) -> str:
+def summary(results: pd.DataFrame, command: str) -> str:
+    """One line: records in total and the statuses of this command's fits.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Records of the CSV.
+    command : str
+        The command whose records are counted.
+
+    Returns
+    -------
+    str
+        The line, with its newline.
+    """
     mine = results[results["command"] == command] if len(results) else results
     counts = Counter(mine["status"]) if len(mine) else Counter()
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return f"{len(results)} records in total; this command: {parts or 'nothing'}\n"
+
+
+def unfinished(
+    models: Sequence[str], datasets: Sequence[str], seeds: SeedPlan, out: Path
+) -> list[dict[str, Any]]:
+    """Planned fits without an "ok" record in ``out``.
+
+    Parameters
+    ----------
+    models, datasets, seeds
+        As for ``run_benchmark``.
+    out : Path
+        Results CSV.
+
+    Returns
+    -------
+    list of dict
+        The fits (``dataset``, ``model``, ``config``, ``family``, ``seed``).
+    """
+    return _plan(models, datasets, seeds, done_keys(out, retry_errors=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -396,11 +496,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_cap=args.train_cap,
         retry_errors=args.retry_errors,
         command=command,
+        model_budget=args.model_budget,
     )
-    sys.stdout.write(_summary(results, command))
-    ok = done_keys(args.out, retry_errors=True)
-    planned = _plan(models, datasets, seeds, ok)
-    return 0 if not planned else 1
+    sys.stdout.write(summary(results, command))
+    return 0 if not unfinished(models, datasets, seeds, args.out) else 1
 
 
 if __name__ == "__main__":

@@ -472,7 +472,8 @@ def test_isolated_fit_over_budget_is_killed(tmp_path):
     )
     assert time.perf_counter() - start < 30
     assert res.iloc[0]["status"] == "timeout"
-    assert "budget" in res.iloc[0]["error"]
+    assert "3 s time limit" in res.iloc[0]["error"]
+    assert res.iloc[0]["timeout_s"] == 3
 
 
 def test_errors_are_recorded_and_retried_on_request(tmp_path):
