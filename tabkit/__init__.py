@@ -12,6 +12,7 @@ import logging
 from tabkit._version import __version__
 from tabkit.estimators import BoostedNNClassifier, BoostedNNRegressor
 from tabkit.preprocessing import TabularEncoder
+from tabkit.relational import Database, EntityTask, RelationalFeatures, Table
 from tabkit.serialization import load, save
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -19,6 +20,10 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "BoostedNNClassifier",
     "BoostedNNRegressor",
+    "Database",
+    "EntityTask",
+    "RelationalFeatures",
+    "Table",
     "TabularEncoder",
     "__version__",
     "load",

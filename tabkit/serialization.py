@@ -35,6 +35,7 @@ from torch import nn
 
 from tabkit._version import __version__
 from tabkit.exceptions import IncompatibleModelFileError, ModelFileError
+from tabkit.relational import Database
 from tabkit.training import History
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
@@ -128,6 +129,10 @@ class _Writer:
             raise TypeError(f"{where}: only tabkit estimators can be exported")
         params = est.get_params(deep=False)
         fitted = {k: v for k, v in vars(est).items() if k not in params}
+        # Model files never hold data: a database parameter is written as None
+        # (relational estimators keep its schema fingerprint in their state and
+        # ask for set_params(database=...) after loading).
+        params = {k: None if isinstance(v, Database) else v for k, v in params.items()}
         return {
             "__estimator__": _qualified(est),
             "params": self.encode(params, f"{where}.params"),

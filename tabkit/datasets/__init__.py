@@ -47,11 +47,27 @@ import pandas as pd
 
 from tabkit.datasets._files import MissingDataPackageError
 from tabkit.datasets._info import DatasetInfo
+from tabkit.datasets._relational import (
+    RELATIONAL,
+    load_relational_database,
+    load_relational_task,
+)
+from tabkit.datasets._synthetic import make_relational
 from tabkit.datasets._tabular import TABULAR, load_tabular
+from tabkit.relational.tasks import RelationalTask
 
-__all__ = ["DatasetInfo", "MissingDataPackageError", "list_datasets", "load_dataset"]
+__all__ = [
+    "DatasetInfo",
+    "MissingDataPackageError",
+    "RelationalTask",
+    "list_datasets",
+    "load_dataset",
+    "load_relational_database",
+    "load_relational_task",
+    "make_relational",
+]
 
-_KINDS = ("tabular",)
+_KINDS = ("tabular", "relational")
 
 
 def list_datasets(kind: str = "tabular") -> list[str]:
@@ -59,13 +75,15 @@ def list_datasets(kind: str = "tabular") -> list[str]:
 
     Parameters
     ----------
-    kind : {"tabular"}, default="tabular"
-        Which collection: "tabular" is the public single-table suite.
+    kind : {"tabular", "relational"}, default="tabular"
+        Which collection: "tabular" is the public single-table suite,
+        "relational" the temporal tasks on Lahman and nycflights13.
 
     Returns
     -------
     list of str
-        Sorted dataset names, valid arguments of :func:`load_dataset`.
+        Sorted names, valid arguments of :func:`load_dataset` ("tabular") or
+        :func:`load_relational_task` ("relational").
 
     Raises
     ------
@@ -78,9 +96,13 @@ def list_datasets(kind: str = "tabular") -> list[str]:
     >>> names = list_datasets()
     >>> len(names), names[:3]
     (13, ['adult', 'ames_housing', 'bikeshare'])
+    >>> list_datasets("relational")[:2]
+    ['lahman-player-allstar', 'lahman-player-salary']
     """
     if kind not in _KINDS:
         raise ValueError(f"unknown kind {kind!r}; valid kinds: {list(_KINDS)}")
+    if kind == "relational":
+        return sorted(RELATIONAL)
     return sorted(TABULAR)
 
 

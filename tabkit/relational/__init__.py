@@ -11,5 +11,31 @@ from __future__ import annotations
 from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
 from tabkit.relational._table import Table
+from tabkit.relational.features import RelationalFeatures
+from tabkit.relational.tasks import (
+    EntityTask,
+    RelationalTask,
+    TaskSplit,
+    active,
+    aggregate,
+    count,
+    exists,
+    schedule,
+    window_rows,
+)
 
-__all__ = ["Database", "SchemaError", "Table"]
+__all__ = [
+    "Database",
+    "EntityTask",
+    "RelationalFeatures",
+    "RelationalTask",
+    "SchemaError",
+    "Table",
+    "TaskSplit",
+    "active",
+    "aggregate",
+    "count",
+    "exists",
+    "schedule",
+    "window_rows",
+]

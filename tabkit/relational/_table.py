@@ -3,14 +3,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tabkit.relational._errors import SchemaError
-from tabkit.relational._time import normalize_time
+from tabkit.relational._time import as_cutoff, normalize_time
+
+#: Joins the column names of a composite key into the surrogate column's name.
+SURROGATE_NAME_SEP = "__"
+#: Joins the string forms of a composite key's parts into one value.
+SURROGATE_VALUE_SEP = "|"
+
+try:  # the pandas >= 2.3 default string dtype (NaN for missing)
+    _STR: Any = pd.StringDtype(na_value=np.nan)
+except TypeError:  # pragma: no cover - pandas 2.2
+    _STR = object
 
 
 class Table:
@@ -24,21 +35,44 @@ class Table:
     ----------
     df : DataFrame
         The rows. Not modified.
-    primary_key : str, optional
-        Column whose values identify the rows (unique, never missing).
-    foreign_keys : mapping of str to str, optional
+    primary_key : str or tuple of str, optional
+        Column whose values identify the rows (unique, never missing; checked
+        by :class:`Database`). A tuple of several columns is a composite key:
+        see *Composite keys* below.
+    foreign_keys : mapping, optional
         ``{column: referenced table name}``; the column holds values of that
-        table's primary key (missing values allowed).
+        table's primary key (missing values allowed). A key may be a tuple of
+        columns, matched by position with the referenced table's composite
+        primary key.
     time_column : str, optional
         The moment each row becomes known (tabkit's time rule). Parsed to
         datetime: tz-aware values become UTC, naive ones stay naive. A table
         without one is static: all its rows are always visible.
+    name : str, optional
+        The table's name, used in error messages (a :class:`Database` names
+        its tables).
 
     Attributes
     ----------
     primary_key : str or None
     foreign_keys : mapping of str to str (read-only)
     time_column : str or None
+    composite_keys : mapping of str to tuple of str (read-only)
+
+    Notes
+    -----
+    **Composite keys.** A key of several columns ``(a, b)`` gets a *surrogate*
+    column named ``"a__b"`` (the column names joined by ``"__"``), appended to
+    the frame. Its values are the parts' string forms joined by ``"|"``
+    (``2001`` and ``"NYA"`` give ``"2001|NYA"``), missing where any part is
+    missing. String forms: whole numbers are written as integers (so ``2001``
+    and ``2001.0`` agree: a nullable integer column often becomes float),
+    other floats as pandas prints them, booleans as ``True`` / ``False``,
+    datetimes as ``YYYY-MM-DD HH:MM:SS`` (UTC for tz-aware ones, with
+    ``.ffffff`` when there are microseconds), strings as they are.
+    :attr:`primary_key` and :attr:`foreign_keys` then name the surrogate
+    column, and :attr:`composite_keys` maps it to its parts. The parts stay
+    ordinary columns (and features); the surrogate is not a feature.
 
     Examples
     --------
@@ -53,45 +87,82 @@ class Table:
     1
     >>> orders.df["ts"].dtype
     dtype('<M8[ns]')
+    >>> teams = Table(pd.DataFrame({"yearID": [2001, 2001], "teamID": ["NYA", "BOS"]}),
+    ...               primary_key=("yearID", "teamID"))
+    >>> teams.primary_key, teams.df["yearID__teamID"].tolist()
+    ('yearID__teamID', ['2001|NYA', '2001|BOS'])
     """
 
     def __init__(
         self,
         df: pd.DataFrame,
         *,
-        primary_key: str | None = None,
-        foreign_keys: Mapping[str, str] | None = None,
+        primary_key: str | Sequence[str] | None = None,
+        foreign_keys: Mapping[str | tuple[str, ...], str] | None = None,
         time_column: str | None = None,
         name: str | None = None,
     ) -> None:
+        label = name or "<unnamed>"
         if not isinstance(df, pd.DataFrame):
             raise TypeError(
-                f"table {name or ''!r}: expected a pandas DataFrame, "
-                f"got {type(df).__name__}"
+                f"table {label!r}: expected a pandas DataFrame, got {type(df).__name__}"
             )
-        label = name or "<unnamed>"
         frame = df.copy(deep=False)
-        for role, column in (
-            ("primary key", primary_key),
-            ("time column", time_column),
-        ):
-            if column is not None and column not in frame.columns:
+        if frame.columns.has_duplicates:
+            dup = sorted(map(str, frame.columns[frame.columns.duplicated()]))
+            raise SchemaError(f"table {label!r}: duplicate column names {dup}")
+        composite: dict[str, tuple[str, ...]] = {}
+
+        def key_column(spec: Any, role: str) -> str:
+            parts = _key_parts(spec, label, role)
+            for part in parts:
+                if part not in frame.columns:
+                    raise SchemaError(
+                        f"table {label!r}: {role} column {part!r} is not a column "
+                        f"(columns: {list(map(str, frame.columns))[:20]})"
+                    )
+            if len(parts) == 1:
+                return parts[0]
+            column = SURROGATE_NAME_SEP.join(parts)
+            if composite.get(column) == parts:
+                return column
+            values = surrogate_values(frame, parts)
+            if column in frame.columns and not _same_values(frame[column], values):
                 raise SchemaError(
-                    f"table {label!r}: {role} column {column!r} is not a column "
+                    f"table {label!r}: column {column!r} exists and is not the "
+                    f"surrogate key of {role} {parts}; rename it"
+                )
+            frame[column] = values
+            composite[column] = parts
+            return column
+
+        if time_column is not None:  # parsed first: it may be part of a key
+            if not isinstance(time_column, str) or time_column not in frame.columns:
+                raise SchemaError(
+                    f"table {label!r}: time column {time_column!r} is not a column "
                     f"(columns: {list(map(str, frame.columns))[:20]})"
                 )
-        for column in foreign_keys or {}:
-            if column not in frame.columns:
-                raise SchemaError(
-                    f"table {label!r}: foreign key column {column!r} is not a column"
-                )
-        if time_column is not None:
             frame[time_column] = normalize_time(frame[time_column], label, time_column)
+        pk = None if primary_key is None else key_column(primary_key, "primary key")
+        fks: dict[str, str] = {}
+        for spec, parent in (foreign_keys or {}).items():
+            if not isinstance(parent, str):
+                raise SchemaError(
+                    f"table {label!r}: foreign key {spec!r} must name a table (a "
+                    f"str), got {type(parent).__name__}"
+                )
+            column = key_column(spec, "foreign key")
+            if column in fks:
+                raise SchemaError(
+                    f"table {label!r}: foreign key column {column!r} is declared twice"
+                )
+            fks[column] = parent
         self._df = frame
         self._name = name
-        self._primary_key = primary_key
-        self._foreign_keys = MappingProxyType(dict(foreign_keys or {}))
+        self._primary_key = pk
+        self._foreign_keys = MappingProxyType(fks)
         self._time_column = time_column
+        self._composite = MappingProxyType(composite)
 
     # ---------------------------------------------------------------- access
     @property
@@ -106,13 +177,18 @@ class Table:
 
     @property
     def primary_key(self) -> str | None:
-        """Primary key column, or None."""
+        """Primary key column (the surrogate column of a composite key), or None."""
         return self._primary_key
 
     @property
     def foreign_keys(self) -> Mapping[str, str]:
-        """``{column: referenced table}`` (read-only)."""
+        """``{column: referenced table}`` (read-only; surrogates for composites)."""
         return self._foreign_keys
+
+    @property
+    def composite_keys(self) -> Mapping[str, tuple[str, ...]]:
+        """``{surrogate column: its parts}`` for composite keys (read-only)."""
+        return self._composite
 
     @property
     def time_column(self) -> str | None:
@@ -121,14 +197,44 @@ class Table:
 
     @property
     def columns(self) -> list[str]:
-        """All column names."""
+        """All column names (surrogate key columns included)."""
         return [str(c) for c in self._df.columns]
 
     @property
     def feature_columns(self) -> list[str]:
-        """Columns other than the keys and the time column."""
-        skip = {self._primary_key, self._time_column, *self._foreign_keys}
+        """Columns other than the keys and the time column.
+
+        The parts of a composite key stay features; its surrogate does not.
+        """
+        skip = {
+            self._primary_key,
+            self._time_column,
+            *self._foreign_keys,
+            *self._composite,
+        }
         return [str(c) for c in self._df.columns if c not in skip]
+
+    def key_parts(self, column: str) -> tuple[str, ...]:
+        """Return the columns a key column stands for: its parts, or ``(column,)``.
+
+        Parameters
+        ----------
+        column : str
+            A key column of this table.
+
+        Returns
+        -------
+        parts : tuple of str
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from tabkit.relational import Table
+        >>> t = Table(pd.DataFrame({"a": [1], "b": [2]}), primary_key=("a", "b"))
+        >>> t.key_parts("a__b"), t.key_parts("a")
+        (('a', 'b'), ('a',))
+        """
+        return self._composite.get(column, (column,))
 
     def __len__(self) -> int:
         return len(self._df)
@@ -150,16 +256,27 @@ class Table:
         Parameters
         ----------
         t : Timestamp or str
-            The cut-off.
+            The cut-off. A naive cut-off against tz-aware times is read as UTC.
 
         Returns
         -------
         mask : Series of bool
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from tabkit.relational import Table
+        >>> t = Table(pd.DataFrame({"ts": ["2026-01-01", None, "2026-03-01"]}),
+        ...           time_column="ts")
+        >>> t.visible_mask("2026-01-01").tolist()
+        [True, False, False]
         """
         if self._time_column is None:
             return pd.Series(True, index=self._df.index)
         times = self._df[self._time_column]
-        return (times <= pd.Timestamp(t)).fillna(False).astype(bool)
+        aware = isinstance(times.dtype, pd.DatetimeTZDtype)
+        cutoff = as_cutoff(t, aware, self._name or "<unnamed>")
+        return (times <= cutoff).fillna(False).astype(bool)
 
     def upto(self, t: Any) -> Table:
         """Return the table as known at ``t`` (rows with time <= t).
@@ -173,6 +290,15 @@ class Table:
         -------
         table : Table
             This table itself when it has no time column.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from tabkit.relational import Table
+        >>> t = Table(pd.DataFrame({"ts": ["2026-01-01", "2026-03-01"]}),
+        ...           time_column="ts")
+        >>> len(t.upto("2026-01-01")), len(t.upto("2025-12-31"))
+        (1, 0)
         """
         if self._time_column is None:
             return self
@@ -185,6 +311,7 @@ class Table:
         new._primary_key = self._primary_key
         new._foreign_keys = self._foreign_keys
         new._time_column = self._time_column
+        new._composite = self._composite
         return new
 
     def _named(self, name: str) -> Table:
@@ -194,8 +321,183 @@ class Table:
         new._name = name
         return new
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_foreign_keys"] = dict(self._foreign_keys)
+        state["_composite"] = dict(self._composite)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["_foreign_keys"] = MappingProxyType(state["_foreign_keys"])
+        state["_composite"] = MappingProxyType(state["_composite"])
+        self.__dict__.update(state)
+
     def __copy__(self) -> Table:
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Table:
         return self
+
+
+# -------------------------------------------------------------------- keys
+def _key_parts(spec: Any, table: str, role: str) -> tuple[str, ...]:
+    """Normalise a key declaration to a non-empty tuple of distinct names."""
+    parts = (spec,) if isinstance(spec, str) else spec
+    if not isinstance(parts, tuple | list) or not parts:
+        raise SchemaError(
+            f"table {table!r}: {role} must be a column name or a tuple of column "
+            f"names, got {spec!r}"
+        )
+    if not all(isinstance(p, str) for p in parts):
+        raise SchemaError(f"table {table!r}: {role} {spec!r} must name columns")
+    if len(set(parts)) != len(parts):
+        raise SchemaError(f"table {table!r}: {role} {spec!r} repeats a column")
+    return tuple(parts)
+
+
+def surrogate_values(frame: pd.DataFrame, parts: Sequence[str]) -> pd.Series:
+    """Build a composite key's surrogate: the parts' string forms joined by ``|``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Holds the parts.
+    parts : sequence of str
+        The key's columns, in order.
+
+    Returns
+    -------
+    values : Series of str
+        Missing where any part is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabkit.relational._table import surrogate_values
+    >>> df = pd.DataFrame({"y": [2001.0, None], "t": ["NYA", "BOS"]})
+    >>> surrogate_values(df, ["y", "t"]).tolist()
+    ['2001|NYA', nan]
+    """
+    strings = [key_strings(frame[p]) for p in parts]
+    others: Any = strings[1:]
+    joined = strings[0].str.cat(others, sep=SURROGATE_VALUE_SEP)
+    return joined.astype(_STR)
+
+
+def key_strings(values: pd.Series) -> pd.Series:  # noqa: PLR0911
+    """Return the string forms of key values (the parts of a surrogate key).
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    strings : Series of "string" dtype (``pd.NA`` for missing values)
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories.dtype
+        if pd.api.types.is_numeric_dtype(cats) and not pd.api.types.is_bool_dtype(cats):
+            values = values.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(cats):
+            values = values.astype(cats)
+        else:
+            return values.astype(object).astype("string")
+        dtype = values.dtype
+    elif pd.api.types.is_object_dtype(dtype):
+        inferred = pd.api.types.infer_dtype(values, skipna=True)
+        if inferred in {"integer", "floating", "mixed-integer-float", "decimal"}:
+            values = pd.to_numeric(values)
+        elif inferred in {"datetime", "datetime64", "date"}:
+            values = pd.to_datetime(values, utc=_any_aware(values))
+        else:
+            return values.astype("string")
+        dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return values.astype("string")
+    if pd.api.types.is_float_dtype(dtype):
+        arr = values.to_numpy(dtype="float64", na_value=np.nan)
+        whole = np.isfinite(arr) & (np.floor(arr) == arr) & (np.abs(arr) < 2.0**63)
+        as_int = pd.Series(np.where(whole, arr, np.nan), index=values.index)
+        out = as_int.astype("Int64").astype("string")
+        return out.where(whole, values.astype("string"))
+    if pd.api.types.is_integer_dtype(dtype):
+        return values.astype("string")
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        base = values.dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+        micro = values.dt.microsecond.fillna(0).to_numpy() != 0
+        if micro.any():
+            frac = values.dt.strftime(".%f").astype("string")
+            base = base.where(~micro, base + frac)
+        return base
+    return values.astype("string")
+
+
+def _any_aware(values: pd.Series) -> bool:
+    present = values.dropna()
+    return bool(len(present)) and getattr(present.iloc[0], "tzinfo", None) is not None
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> bool:
+    sa, sb = a.astype("string"), b.astype("string")
+    return bool((sa.isna().to_numpy() == sb.isna().to_numpy()).all()) and bool(
+        (sa.fillna("") == sb.fillna("")).all()
+    )
+
+
+def key_kind(values: pd.Series) -> str:  # noqa: PLR0911 - one return per kind
+    """Return the kind of a key column, for type checks between keys.
+
+    Kinds: ``"integer"`` (integers, and floats whose values are all whole
+    numbers), ``"float"``, ``"string"`` (str, object and category of strings),
+    ``"bool"``, ``"datetime"``, and ``"empty"`` (no value; compatible with all).
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    kind : str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabkit.relational._table import key_kind
+    >>> key_kind(pd.Series([1.0, None])), key_kind(pd.Series(["a"], dtype="category"))
+    ('integer', 'string')
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        values = pd.Series(dtype.categories[dtype.categories.notna()])
+        dtype = values.dtype
+    present = values.dropna()
+    if not len(present):
+        return "empty"
+    if pd.api.types.is_object_dtype(dtype):
+        inferred = pd.api.types.infer_dtype(present, skipna=True)
+        if inferred == "integer":
+            return "integer"
+        if inferred in {"floating", "mixed-integer-float", "decimal"}:
+            return key_kind(pd.to_numeric(present))
+        if inferred == "boolean":
+            return "bool"
+        if inferred in {"datetime", "datetime64", "date"}:
+            return "datetime"
+        return "string"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_float_dtype(dtype):
+        arr = present.to_numpy(dtype="float64")
+        return "integer" if bool((np.floor(arr) == arr).all()) else "float"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_string_dtype(dtype):
+        return "string"
+    return str(dtype)
