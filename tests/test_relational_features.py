@@ -907,3 +907,18 @@ def test_performance_smoke(record_property):
     assert out.shape == (n_s, len(rf.feature_names_out_))
     assert out["orders.count.all"].sum() > 0
     assert elapsed < 30  # about 1-2 s on the 2-core development machine
+
+
+def test_hops_zero_is_the_entity_only_baseline():
+    from tabkit.datasets import make_relational
+
+    task = make_relational(size="tiny", seed=0)
+    X, _ = task.train
+    names = (
+        RelationalFeatures(database=task.database, entity_table="customers", hops=0)
+        .fit(X)
+        .get_feature_names_out()
+    )
+    assert all(n.startswith(("customers.", "seed.")) for n in names)
+    assert "seed.entity_age_days" in names
+    assert "seed.days_since_last" not in names  # needs child rows

@@ -112,7 +112,7 @@ class Planner:
     def entity_columns(self) -> list[dict[str, Any]]:
         """List the entity's columns, then its parents' (grandparents' at 2 hops)."""
         chains: list[list[list[str]]] = [[]]
-        if self.include_parents:
+        if self.include_parents and self.hops >= 1:
             for fk, parent in self.db[self.entity].foreign_keys.items():
                 chains.append([[fk, parent]])
                 if self.hops >= 2:
@@ -145,7 +145,9 @@ class Planner:
     def paths(self) -> list[dict[str, Any]]:
         """Children, grandchildren (2 hops) and the parents' children (2 hops)."""
         db, entity = self.db, self.entity
-        paths = []
+        paths: list[dict[str, Any]] = []
+        if self.hops == 0:
+            return paths
         for child, fk in self.children(entity):
             label = self.step(child, fk, entity)
             paths.append(self.path(label, [], [[child, fk]]))

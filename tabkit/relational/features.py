@@ -93,8 +93,10 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         None only in an unpickled or loaded transformer, until it is set.
     entity_table : str
         Table of the seeds' entities; it needs a primary key.
-    hops : {1, 2}, default=2
-        Foreign-key edges followed away from the entity.
+    hops : {0, 1, 2}, default=2
+        Foreign-key edges followed away from the entity. ``0`` gives the
+        entity-only baseline: the entity's own columns and seed-time features,
+        no parents and no aggregates.
     windows : sequence, default=("7D", "30D", "365D", None)
         Aggregation windows ``(t - window, t]``: Timedeltas or strings such as
         ``"30D"``; ``None`` = all rows up to ``t``. Paths without any time
@@ -187,7 +189,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "database": [Database, None],
         "entity_table": [str, None],
-        "hops": [Interval(Integral, 1, 2, closed="both")],
+        "hops": [Interval(Integral, 0, 2, closed="both")],
         "windows": ["array-like"],
         "numeric_aggregates": ["array-like"],
         "categorical_aggregates": ["array-like"],
