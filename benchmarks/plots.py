@@ -289,6 +289,14 @@ def _plain(value: float, _pos: object = None) -> str:
     return f"{value:g}"
 
 
+def _two_five(value: float, _pos: object = None) -> str:
+    """Minor tick label of a log axis: only at 2 and 5 times a power of ten."""
+    if value <= 0:
+        return ""
+    mantissa = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if round(mantissa) in (2, 5) else ""
+
+
 def _rows_label(n: int) -> str:
     """``1k``, ``300k``, ``1.5M`` or the plain count below 1,000."""
     if n >= 1_000_000:
@@ -339,7 +347,9 @@ def plot_scaling(results: pd.DataFrame, path: str | os.PathLike) -> Path:
             ax.set_xticks(ticks, [_rows_label(n) for n in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.yaxis.set_major_formatter(FuncFormatter(_plain))
-            ax.yaxis.set_minor_formatter(FuncFormatter(_plain))
+            low, high = ax.get_ylim()
+            wide = high / low > 10  # a decade or more: label 2 and 5 only
+            ax.yaxis.set_minor_formatter(FuncFormatter(_two_five if wide else _plain))
             ax.grid(alpha=0.3, which="both")
     axes[0, 0].set_ylabel("fit seconds")
     axes[1, 0].set_ylabel("peak memory (MiB)")
