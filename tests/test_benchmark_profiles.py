@@ -227,6 +227,7 @@ def test_fit_limits_by_family():
 
 
 def test_resolve_models(monkeypatch, caplog):
+    monkeypatch.delenv("TABKIT_REQUIRE_DATA", raising=False)
     assert profiles.resolve_models(
         ["lightgbm", "nope", "lightgbm"], explicit=False
     ) == ["lightgbm"]
