@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -183,6 +184,7 @@ def plot_score_vs_time(
     colours = _model_colours(models)
     fig = _new_figure(7.0, 4.5)
     ax = fig.subplots()
+    centres: dict[str, tuple[float, float]] = {}
     for model in models:
         both = pd.concat([times[model], norm[model]], axis=1, keys=["t", "s"])
         both = both[(both["t"] > 0) & both["s"].notna()]
@@ -192,7 +194,7 @@ def plot_score_vs_time(
         ax.scatter(both["t"], both["s"], s=14, alpha=0.35, color=colour)
         centre = float(np.exp(np.log(both["t"]).mean())), float(both["s"].mean())
         ax.scatter(*centre, s=90, color=colour, edgecolor="black", label=model)
-        ax.annotate(model, centre, xytext=(6, 4), textcoords="offset points")
+        centres[model] = centre
     ax.set_xscale("log")
     if relative:
         ax.axvline(1.0, color="0.4", linestyle="--", linewidth=1)
@@ -202,8 +204,43 @@ def plot_score_vs_time(
     ax.set_ylabel("normalized test score (1 = best)")
     ax.set_ylim(-0.05, 1.08)
     ax.grid(alpha=0.3, which="both")
+    _label_markers(ax, centres)
     ax.legend(fontsize="small", loc="best")
     return save_figure(fig, path)
+
+
+def _label_markers(ax: Axes, centres: dict[str, tuple[float, float]]) -> None:
+    """Name each marker without labels overlapping one another.
+
+    Labels go to the upper right of their marker; working from the top, a label
+    that would overlap one already placed moves down a line at a time, with a thin
+    line back to its marker.
+    """
+    ax.autoscale_view()
+    fig = ax.get_figure()
+    scale = fig.dpi / 72.0 if fig is not None else 1.0  # points to pixels
+    line, char = 11.0 * scale, 6.2 * scale
+    placed: list[tuple[float, float, float, float]] = []
+    order = sorted(centres, key=lambda m: -centres[m][1])
+    for model in order:
+        x, y = ax.transData.transform(centres[model])
+        width = char * len(model)
+        left, bottom = x + 6 * scale, y + 4 * scale
+        while any(
+            left < r and left + width > l_ and bottom < t and bottom + line > b
+            for l_, b, r, t in placed
+        ):
+            bottom -= line
+        placed.append((left, bottom, left + width, bottom + line))
+        offset = ((left - x) / scale, (bottom - y) / scale)
+        moved = offset[1] < 0
+        ax.annotate(
+            model,
+            centres[model],
+            xytext=offset,
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6} if moved else None,
+        )
 
 
 def _finding(values: pd.Series, fmt: str, what: tuple[str, str], unit: str = "") -> str:
