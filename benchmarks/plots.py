@@ -233,13 +233,13 @@ def _label_markers(ax: Axes, centres: dict[str, tuple[float, float]]) -> None:
             bottom -= line
         placed.append((left, bottom, left + width, bottom + line))
         offset = ((left - x) / scale, (bottom - y) / scale)
-        moved = offset[1] < 0
+        leader = {"arrowstyle": "-", "color": "0.5", "lw": 0.6}
         ax.annotate(
             model,
             centres[model],
             xytext=offset,
             textcoords="offset points",
-            arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6} if moved else None,
+            arrowprops=leader if offset[1] < 0 else None,
         )
 
 

@@ -346,6 +346,19 @@ def _finding(ok: pd.DataFrame) -> str:
     return "; ".join(parts) + "." if parts else ""
 
 
+def _failures(records: pd.DataFrame) -> str:
+    """Name the points that are missing from the figure because their fit failed."""
+    last = records.drop_duplicates(list(SCALING_KEY), keep="last")
+    failed = last[last["status"] != "ok"].sort_values(["dataset", "model", "n_train"])
+    if failed.empty:
+        return ""
+    text = "; ".join(
+        f"{r.model} on {r.dataset} at {int(r.n_train):,} rows ({r.status})"
+        for r in failed.itertuples()
+    )
+    return f" Not plotted, the fit failed: {text}."
+
+
 def write_scaling_report(
     csv: str | os.PathLike, out: str | os.PathLike, *, command: str = ""
 ) -> Path:
@@ -390,7 +403,7 @@ def write_scaling_report(
             "Fit seconds (top) and peak memory in MiB (bottom) against training "
             "rows, log-log; one line per model, one column per dataset "
             "(synthetic: make_classification with 20 features; others: seeded "
-            "subsamples). " + _finding(ok)
+            "subsamples). " + _finding(ok) + _failures(records)
         )
         parts.append(plots.figure_markdown(figure, "Scaling", caption) + "\n")
     parts.append(_table(records))

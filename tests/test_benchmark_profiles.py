@@ -424,6 +424,22 @@ def test_scaling_tiny_lightgbm(tmp_path):
     assert "| synthetic | lightgbm | 400 |" in text
 
 
+def test_scaling_caption_names_failed_fits():
+    base = {"dataset": "synthetic", "config": "c", "seed": 0}
+    records = pd.DataFrame(
+        [
+            {**base, "model": "slow", "n_train": 50_000, "status": "timeout"},
+            {**base, "model": "flaky", "n_train": 1_000, "status": "error"},
+            {**base, "model": "flaky", "n_train": 1_000, "status": "ok"},  # retried
+            {**base, "model": "fast", "n_train": 50_000, "status": "ok"},
+        ]
+    )
+    assert scaling._failures(records) == (
+        " Not plotted, the fit failed: slow on synthetic at 50,000 rows (timeout)."
+    )
+    assert scaling._failures(records[records["model"] != "slow"]) == ""
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux only")
 def test_peak_rss_can_be_reset():
     block = np.ones(80 * 2**20 // 8)  # 80 MiB, touched
