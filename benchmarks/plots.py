@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -342,10 +343,10 @@ def _rows_label(n: int) -> str:
 
 
 def plot_scaling(results: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Fit seconds and peak memory against training rows (log-log).
+    """Fit seconds (log-log) and peak memory (linear, from 0) against training rows.
 
     One column of panels per dataset (fit seconds above, peak MiB below), one
-    line per model.
+    line per model, one legend for the figure to the right of the panels.
 
     Parameters
     ----------
@@ -363,7 +364,7 @@ def plot_scaling(results: pd.DataFrame, path: str | os.PathLike) -> Path:
     datasets = list(dict.fromkeys(results["dataset"]))
     models = list(dict.fromkeys(results["model"]))
     colours = _model_colours(models)
-    fig = _new_figure(4.2 * max(1, len(datasets)), 6.0)
+    fig = _new_figure(4.2 * max(1, len(datasets)) + 1.3, 6.0)
     axes = np.asarray(fig.subplots(2, max(1, len(datasets)), squeeze=False))
     for j, dataset in enumerate(datasets):
         sub = results[results["dataset"] == dataset]
@@ -380,15 +381,27 @@ def plot_scaling(results: pd.DataFrame, path: str | os.PathLike) -> Path:
         ticks = sorted(set(sub["n_train"].astype(int)))
         for ax in axes[:, j]:
             ax.set_xscale("log")
-            ax.set_yscale("log")
             ax.set_xticks(ticks, [_rows_label(n) for n in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.yaxis.set_major_formatter(FuncFormatter(_plain))
-            low, high = ax.get_ylim()
-            wide = high / low > 10  # a decade or more: label 2 and 5 only
-            ax.yaxis.set_minor_formatter(FuncFormatter(_two_five if wide else _plain))
             ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("fit seconds")
+        top = axes[0, j]
+        top.set_yscale("log")
+        top.yaxis.set_major_formatter(FuncFormatter(_plain))
+        low, high = top.get_ylim()
+        wide = high / low > 10  # a decade or more: label 2 and 5 only
+        top.yaxis.set_minor_formatter(FuncFormatter(_two_five if wide else _plain))
+        axes[1, j].set_ylim(bottom=0)
+    axes[0, 0].set_ylabel("fit seconds (log scale)")
     axes[1, 0].set_ylabel("peak memory (MiB)")
-    axes[0, 0].legend(fontsize="small", loc="upper left")
+    entries: dict[str, Any] = {}  # label -> handle, over every panel
+    for ax in axes[0]:
+        handles, labels = ax.get_legend_handles_labels()
+        for handle, label in zip(handles, labels, strict=True):
+            entries.setdefault(label, handle)
+    fig.legend(
+        list(entries.values()),
+        list(entries),
+        loc="outside right upper",
+        fontsize="small",
+    )
     return save_figure(fig, path)

@@ -400,8 +400,9 @@ def write_scaling_report(
     if not ok.empty:
         figure = plots.plot_scaling(ok, out.parent / f"{out.stem}_fit_memory.png")
         caption = (
-            "Fit seconds (top) and peak memory in MiB (bottom) against training "
-            "rows, log-log; one line per model, one column per dataset "
+            "Fit seconds (top, log-log) and peak memory in MiB (bottom, linear "
+            "from 0) against training rows; one line per model, one column per "
+            "dataset "
             "(synthetic: make_classification with 20 features; others: seeded "
             "subsamples). " + _finding(ok) + _failures(records)
         )

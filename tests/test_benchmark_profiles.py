@@ -420,7 +420,7 @@ def test_scaling_tiny_lightgbm(tmp_path):
     text = md.read_text(encoding="utf-8")
     _assert_png(tmp_path / "scaling_fit_memory.png", min_bytes=5_000)
     assert "![Scaling](scaling_fit_memory.png)" in text
-    assert "*Fit seconds (top) and peak memory in MiB (bottom)" in text
+    assert "*Fit seconds (top, log-log) and peak memory in MiB (bottom, linear" in text
     assert "| synthetic | lightgbm | 400 |" in text
 
 
