@@ -149,3 +149,14 @@ def child_pythonpath() -> str:
     """
     paths = [str(REPO_ROOT), *(p for p in sys.path if p and Path(p).is_dir())]
     return os.pathsep.join(dict.fromkeys(paths))
+
+
+def csv_list(text: str) -> list[str]:
+    """Split a comma-separated command-line value, dropping blanks.
+
+    Examples
+    --------
+    >>> csv_list("lightgbm, boosted_nn,,")
+    ['lightgbm', 'boosted_nn']
+    """
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -47,6 +47,7 @@ from benchmarks._env import (
     REPO_ROOT,
     child_pythonpath,
     collect_environment,
+    csv_list,
     thread_environment,
 )
 from benchmarks._worker import error_message
@@ -384,10 +385,6 @@ def _log_result(fit: dict[str, Any], result: dict[str, Any]) -> None:
 # ============================================================ command line
 
 
-def _csv_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser of ``python -m benchmarks.run``."""
     parser = argparse.ArgumentParser(
@@ -395,12 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--suite", choices=sorted(SUITES), help="dataset suite")
     parser.add_argument(
-        "--datasets", type=_csv_list, help="comma-separated datasets (default: suite)"
+        "--datasets", type=csv_list, help="comma-separated datasets (default: suite)"
     )
     parser.add_argument(
-        "--models", type=_csv_list, help="comma-separated models (default: all)"
+        "--models", type=csv_list, help="comma-separated models (default: all)"
     )
-    parser.add_argument("--seeds", type=_csv_list, default=["0"], help="e.g. 0,1,2")
+    parser.add_argument("--seeds", type=csv_list, default=["0"], help="e.g. 0,1,2")
     parser.add_argument("--threads", type=int, default=2, help="threads per fit")
     parser.add_argument("--out", type=Path, required=True, help="results CSV")
     parser.add_argument(

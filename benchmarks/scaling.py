@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from benchmarks import plots
-from benchmarks._env import REPO_ROOT, collect_environment
+from benchmarks._env import REPO_ROOT, collect_environment, csv_list
 from benchmarks.datasets import load_dataset
 from benchmarks.models import make_model
 from benchmarks.profiles import (
@@ -416,27 +416,23 @@ def write_scaling_report(
 # ============================================================ command line
 
 
-def _csv_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser of ``python -m benchmarks.scaling``."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.scaling", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--models", type=_csv_list, help="models (default: lightgbm + tabkit's)"
+        "--models", type=csv_list, help="models (default: lightgbm + tabkit's)"
     )
     parser.add_argument(
         "--rows",
-        type=_csv_list,
+        type=csv_list,
         default=[str(r) for r in PROFILE.rows],
         help="training-row counts, e.g. 1000,10000",
     )
     parser.add_argument(
         "--datasets",
-        type=_csv_list,
+        type=csv_list,
         default=list(SOURCES),
         help="data sources (default: synthetic,nyc_flight_disruption)",
     )

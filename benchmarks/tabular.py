@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks._env import REPO_ROOT
+from benchmarks._env import REPO_ROOT, csv_list
 from benchmarks.profiles import (
     PROFILES,
     TIMEOUT_GRACE_S,
@@ -165,10 +165,6 @@ def run_profile(
     return results
 
 
-def _csv_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser of ``python -m benchmarks.tabular``."""
     parser = argparse.ArgumentParser(
@@ -178,13 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", required=True, choices=sorted(PROFILES), help="profile to run"
     )
     parser.add_argument(
-        "--models", type=_csv_list, help="comma-separated models (default: profile)"
+        "--models", type=csv_list, help="comma-separated models (default: profile)"
     )
     parser.add_argument(
-        "--datasets", type=_csv_list, help="comma-separated datasets (default: profile)"
+        "--datasets", type=csv_list, help="comma-separated datasets (default: profile)"
     )
     parser.add_argument(
-        "--seeds", type=_csv_list, help="seeds for every dataset, e.g. 0,1,2"
+        "--seeds", type=csv_list, help="seeds for every dataset, e.g. 0,1,2"
     )
     parser.add_argument(
         "--out", type=Path, help="results CSV (default: results/<profile>.csv)"
