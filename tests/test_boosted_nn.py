@@ -269,7 +269,7 @@ def test_time_budget_warns_and_keeps_a_usable_model(digits):
     clf = BoostedNNClassifier(
         n_estimators=10_000, units_per_step=2, time_budget=0.3, early_stopping=False
     )
-    with pytest.warns(ConvergenceWarning, match="time budget"):
+    with pytest.warns(ConvergenceWarning, match="time_budget"):
         clf.fit(X, y)
     assert 1 <= clf.n_steps_ < 10_000
     assert clf.history_.stop_reason == "time_budget"

@@ -21,10 +21,10 @@ from tabkit.training import (
     WeightEMA,
     fit_module,
     make_parameter_groups,
-    minimize,
     run_loop,
     warmup_cosine,
 )
+from tabkit.training.boosting import minimize
 
 
 def _regression_problem(n=128, seed=0):
@@ -129,7 +129,7 @@ def test_time_budget_cuts_training_short_with_a_warning():
         time.sleep(0.02)
         return {"train_loss": 1.0}
 
-    with pytest.warns(ConvergenceWarning, match="time budget"):
+    with pytest.warns(ConvergenceWarning, match="time_budget"):
         hist = run_loop(slow, max_iter=1000, time_budget=0.05)
     assert hist.stop_reason == "time_budget"
     assert 1 <= len(hist) < 20

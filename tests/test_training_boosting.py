@@ -8,9 +8,9 @@ import torch
 from sklearn.datasets import load_digits
 
 from tabkit.nn import BoostedNetwork
-from tabkit.training import (
+from tabkit.training import EarlyStopping
+from tabkit.training.boosting import (
     BinomialDeviance,
-    EarlyStopping,
     Huber,
     MultinomialDeviance,
     SquaredError,
@@ -101,7 +101,7 @@ def test_stage_units_fit_the_residuals():
 @pytest.mark.parametrize("solver", ["bfgs", "lbfgs", "adam"])
 def test_numpy_and_torch_unit_fits_agree(monkeypatch, activation, solver):
     """The CPU (NumPy) and device (torch) paths of the unit fit are one algorithm."""
-    from tabkit.training import _units
+    from tabkit.training.boosting import _units
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(700, 5, generator=g, dtype=DT)

@@ -9,17 +9,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
-from tabkit._compat import Interval, RealNotInt, StrOptions, _fit_context
-from tabkit.base import Batch, TabularEstimator
+from tabkit._compat import Interval, RealNotInt, StrOptions
+from tabkit.base import (
+    Batch,
+    TabularEstimator,
+    TorchClassifierMixin,
+    TorchRegressorMixin,
+)
 from tabkit.nn.boosted import BoostedNetwork
-from tabkit.training import (
+from tabkit.training import EarlyStopping, History
+from tabkit.training.boosting import (
     BinomialDeviance,
     BoostingLoss,
-    EarlyStopping,
-    History,
     Huber,
     MultinomialDeviance,
     SquaredError,
@@ -100,29 +103,16 @@ class _BoostedNN(TabularEstimator):
         raise ValueError(f"unknown preset {name!r}; choose 'default' or 'paper'")
 
     # ------------------------------------------------------------ training
+    # Hooks of the classifier and the regressor.
     def _boosting_loss(self) -> BoostingLoss:
-        if not is_classifier(self):
-            if self.loss == "huber":
-                return Huber(self.huber_quantile)
-            return SquaredError()
-        if len(self.classes_) == 2:
-            return BinomialDeviance()
-        return MultinomialDeviance(len(self.classes_))
+        raise NotImplementedError
 
     def _loss_targets(self, y: torch.Tensor) -> torch.Tensor:
-        if not is_classifier(self):
-            return y.reshape(-1, 1).float()
-        if len(self.classes_) == 2:
-            return y.reshape(-1, 1).float()
-        return torch.nn.functional.one_hot(y, len(self.classes_)).float()
+        """Targets in the boosting loss's format: shape (n, n_outputs)."""
+        return y.reshape(-1, 1).float()
 
     def _val_score(self, y: torch.Tensor, raw: torch.Tensor) -> float:
-        if is_classifier(self):
-            pred = (raw[:, 0] > 0).long() if raw.shape[1] == 1 else raw.argmax(1)
-            truth = y[:, 0].long() if y.shape[1] == 1 else y.argmax(1)
-            return float((pred == truth).float().mean())
-        total = float(((y - y.mean()) ** 2).sum())
-        return 1.0 - float(((y - raw) ** 2).sum()) / max(total, 1e-12)
+        raise NotImplementedError
 
     def _fit_model(
         self,
@@ -135,15 +125,10 @@ class _BoostedNN(TabularEstimator):
     ) -> None:
         assert train.y is not None
         x = train.x_num
-        n_out = (
-            1
-            if not is_classifier(self) or len(self.classes_) == 2
-            else len(self.classes_)
-        )
         if first_fit:
             self.module_ = BoostedNetwork(
                 x.shape[1],
-                n_out,
+                self._n_outputs,
                 units_per_step=self.units_per_step,
                 max_steps=self.n_estimators,
                 activation=self.activation,
@@ -181,6 +166,7 @@ class _BoostedNN(TabularEstimator):
             callbacks=callbacks,
             generator=generator,
             verbose=bool(self.verbose),
+            limit_name="n_estimators",
         )
         if not first_fit:
             previous = list(self.history_)
@@ -220,9 +206,12 @@ class _BoostedNN(TabularEstimator):
             )
 
     # ------------------------------------------------------------ prediction
-    def _forward(self, batch: Batch, **kwargs: Any) -> torch.Tensor:
-        out: torch.Tensor = self.module_(batch.x_num, n_steps=kwargs.get("n_steps"))
+    def _forward(self, batch: Batch) -> torch.Tensor:
+        out: torch.Tensor = self.module_(batch.x_num)
         return out
+
+    def _raw_output(self, X: Any) -> np.ndarray:
+        return self._raw(X, None)
 
     def _check_n_steps(self, n_steps: int | None) -> int | None:
         if n_steps is None:
@@ -259,7 +248,7 @@ class _BoostedNN(TabularEstimator):
         )
 
 
-class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
+class BoostedNNClassifier(TorchClassifierMixin, _BoostedNN):
     """Classifier: a neural network trained step by step by gradient boosting.
 
     The sequential training of neural networks with gradient boosting (GBNN)
@@ -433,52 +422,19 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
         self.device = device
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any = None,
-        *,
-        X_val: Any = None,
-        y_val: Any = None,
-        sample_weight_val: Any = None,
-        callbacks: Any = None,
-    ) -> BoostedNNClassifier:
-        """Fit the network step by step.
+    def _boosting_loss(self) -> BoostingLoss:
+        if len(self.classes_) == 2:
+            return BinomialDeviance()
+        return MultinomialDeviance(len(self.classes_))
 
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Training inputs; DataFrames may mix numeric, categorical, string,
-            boolean, datetime and missing values.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-        X_val, y_val : DataFrame / array-like, default=None
-            Validation rows for early stopping (instead of an internal split).
-        sample_weight_val : array-like, default=None
-            Weights of the validation rows.
-        callbacks : list, default=None
-            Objects with :class:`~tabkit.training.Callback` hooks; called after
-            every step with the staged validation loss and accuracy (optuna
-            pruning uses this); a callback may stop training.
+    def _loss_targets(self, y: torch.Tensor) -> torch.Tensor:
+        if len(self.classes_) == 2:
+            return y.reshape(-1, 1).float()
+        return torch.nn.functional.one_hot(y, len(self.classes_)).float()
 
-        Returns
-        -------
-        self : BoostedNNClassifier
-        """
-        self._fit(
-            X,
-            y,
-            sample_weight,
-            X_val=X_val,
-            y_val=y_val,
-            sample_weight_val=sample_weight_val,
-            callbacks=callbacks,
-        )
-        return self
+    def _val_score(self, y: torch.Tensor, raw: torch.Tensor) -> float:
+        truth = y[:, 0].long() if y.shape[1] == 1 else y.argmax(1)
+        return self._validation_metrics(raw, truth, None)["val_score"]
 
     def decision_function(self, X: Any, n_steps: int | None = None) -> np.ndarray:
         """Return raw scores (log-odds for two classes) after ``n_steps`` steps.
@@ -558,7 +514,7 @@ class BoostedNNClassifier(ClassifierMixin, _BoostedNN):
             yield np.asarray(self.classes_[proba.argmax(axis=1)])
 
 
-class BoostedNNRegressor(RegressorMixin, _BoostedNN):
+class BoostedNNRegressor(TorchRegressorMixin, _BoostedNN):
     """Regressor: a neural network trained step by step by gradient boosting.
 
     The sequential training of neural networks with gradient boosting (GBNN)
@@ -740,52 +696,13 @@ class BoostedNNRegressor(RegressorMixin, _BoostedNN):
         self.device = device
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any = None,
-        *,
-        X_val: Any = None,
-        y_val: Any = None,
-        sample_weight_val: Any = None,
-        callbacks: Any = None,
-    ) -> BoostedNNRegressor:
-        """Fit the network step by step.
+    def _boosting_loss(self) -> BoostingLoss:
+        if self.loss == "huber":
+            return Huber(self.huber_quantile)
+        return SquaredError()
 
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Training inputs; DataFrames may mix numeric, categorical, string,
-            boolean, datetime and missing values.
-        y : array-like of shape (n_samples,)
-            Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-        X_val, y_val : DataFrame / array-like, default=None
-            Validation rows for early stopping (instead of an internal split).
-        sample_weight_val : array-like, default=None
-            Weights of the validation rows.
-        callbacks : list, default=None
-            Objects with :class:`~tabkit.training.Callback` hooks; called after
-            every step with the staged validation loss and R² (optuna pruning
-            uses this); a callback may stop training.
-
-        Returns
-        -------
-        self : BoostedNNRegressor
-        """
-        self._fit(
-            X,
-            y,
-            sample_weight,
-            X_val=X_val,
-            y_val=y_val,
-            sample_weight_val=sample_weight_val,
-            callbacks=callbacks,
-        )
-        return self
+    def _val_score(self, y: torch.Tensor, raw: torch.Tensor) -> float:
+        return self._validation_metrics(raw, y[:, 0], None)["val_score"]
 
     def predict(self, X: Any, n_steps: int | None = None) -> np.ndarray:
         """Return predictions after ``n_steps`` steps.

@@ -10,7 +10,6 @@ for scikit-learn; the column arithmetic lives in the helper modules of this pack
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from tabkit._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from tabkit._warnings import user_stacklevel
 from tabkit.preprocessing._categorical import (
     _MISSING,
     _VOCABULARY_INDEXES,
@@ -94,16 +94,6 @@ class _Training(NamedTuple):
 def _fit_method(method: _Method) -> _Method:
     """Apply scikit-learn's ``_fit_context`` (parameter validation), keeping types."""
     return cast(_Method, _fit_context(prefer_skip_nested_validation=True)(method))
-
-
-def _caller_stacklevel() -> int:
-    """Stack level of the first frame outside tabkit and scikit-learn."""
-    level, frame = 2, sys._getframe(2)
-    while frame.f_back is not None and str(
-        frame.f_globals.get("__name__", "")
-    ).startswith(("tabkit.", "sklearn.")):
-        level, frame = level + 1, frame.f_back
-    return level
 
 
 def _derive_seed(random_state: Any) -> int:
@@ -494,7 +484,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc,unus
                 f"Dropping column(s) {self.dropped_columns_}: all their values are "
                 "missing. They are ignored at transform.",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=user_stacklevel(),
             )
         needs_seed = self.categorical in {"target", "auto"} or (
             self.numeric == "quantile" and self.quantile_noise > 0

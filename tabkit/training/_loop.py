@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from tabkit._warnings import user_stacklevel
 from tabkit.training._callbacks import EarlyStopping, LoopState, notify
 from tabkit.training._history import History
 from tabkit.training._optim import (
@@ -122,6 +123,7 @@ def run_loop(
     start_iteration: int = 0,
     verbose: bool = False,
     description: str = "training",
+    limit_name: str = "max_iter",
 ) -> History:
     """Drive an iterative training procedure: the one loop behind every model.
 
@@ -160,6 +162,10 @@ def run_loop(
         Show a tqdm progress bar and log each iteration at INFO level.
     description : str, default="training"
         Progress bar label.
+    limit_name : str, default="max_iter"
+        Name of the user's parameter that set ``max_iter`` (for example
+        ``"max_epochs"`` or ``"n_estimators"``), named in the warning given when
+        the limit is reached while the monitored metric still improves.
 
     Returns
     -------
@@ -220,10 +226,10 @@ def run_loop(
             if over_budget and i < max_iter:
                 history.stop_reason = "time_budget"
                 warnings.warn(
-                    f"time budget of {time_budget:g} s cut training short after "
+                    f"time_budget={time_budget:g} s cut training short after "
                     f"{i} of {max_iter} {unit}s",
                     ConvergenceWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
                 break
     finally:
@@ -239,10 +245,11 @@ def run_loop(
             history.best_iteration = early_stopping.best_iteration
         if history.stop_reason == "max_iter" and early_stopping.n_bad == 0:
             warnings.warn(
-                f"max_iter={max_iter} {unit}s reached while "
-                f"{early_stopping.monitor} was still improving; consider more {unit}s",
+                f"the {limit_name} limit ({max_iter} {unit}s) was reached while "
+                f"{early_stopping.monitor} was still improving; consider raising "
+                f"{limit_name}",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
     notify(callbacks, "on_train_end", state)
     return history
@@ -269,6 +276,7 @@ def fit_module(
     optimizer_state: dict[str, Any] | None = None,
     start_epoch: int = 0,
     verbose: bool = False,
+    limit_name: str = "max_epochs",
 ) -> History:
     """Train a torch module with mini-batches: the loop every neural model uses.
 
@@ -323,6 +331,9 @@ def fit_module(
         Epochs done by earlier calls (warm start keeps numbering).
     verbose : bool, default=False
         Progress bar and INFO logs.
+    limit_name : str, default="max_epochs"
+        The user-facing name of ``max_epochs``, named in the warning given when
+        it is reached while the validation metric still improves.
 
     Returns
     -------
@@ -421,6 +432,7 @@ def fit_module(
         start_iteration=start_epoch,
         verbose=verbose,
         description=type(module).__name__,
+        limit_name=limit_name,
     )
     if ema is not None and history.best_iteration is None:
         module.load_state_dict(ema.shadow)

@@ -14,7 +14,7 @@ from scipy.special import expit
 from torch import Tensor
 
 from tabkit.nn.boosted import activation_function
-from tabkit.training._optim import minimize
+from tabkit.training.boosting._minimize import minimize
 
 _EPS = 1e-12
 #: Largest per-step problem (parameters) solved with dense BFGS under "auto"
@@ -247,7 +247,7 @@ def fit_stage_units(
     Examples
     --------
     >>> import torch
-    >>> from tabkit.training import fit_stage_units
+    >>> from tabkit.training.boosting import fit_stage_units
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(300, 2, generator=g)
     >>> r = torch.tanh(3 * x[:, :1])

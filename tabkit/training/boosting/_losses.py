@@ -109,7 +109,7 @@ class SquaredError(BoostingLoss):
     Examples
     --------
     >>> import torch
-    >>> from tabkit.training import SquaredError
+    >>> from tabkit.training.boosting import SquaredError
     >>> y = torch.tensor([[1.0], [3.0]])
     >>> SquaredError().init(y, torch.ones(2)).tolist()
     [2.0]
@@ -171,7 +171,7 @@ class Huber(SquaredError):
     Examples
     --------
     >>> import torch
-    >>> from tabkit.training import Huber
+    >>> from tabkit.training.boosting import Huber
     >>> y = torch.tensor([[0.0], [1.0], [2.0], [100.0]])
     >>> round(Huber(0.5).init(y, torch.ones(4)).item(), 3)  # not pulled to 100
     1.5
@@ -235,7 +235,7 @@ class BinomialDeviance(BoostingLoss):
     Examples
     --------
     >>> import torch
-    >>> from tabkit.training import BinomialDeviance
+    >>> from tabkit.training.boosting import BinomialDeviance
     >>> y = torch.tensor([[1.0], [1.0], [1.0], [0.0]])
     >>> round(BinomialDeviance().init(y, torch.ones(4)).item(), 4)  # log(3)
     1.0986
@@ -278,7 +278,7 @@ class MultinomialDeviance(BoostingLoss):
     Examples
     --------
     >>> import torch
-    >>> from tabkit.training import MultinomialDeviance
+    >>> from tabkit.training.boosting import MultinomialDeviance
     >>> y = torch.eye(3)[[0, 0, 1, 2]]
     >>> init = MultinomialDeviance(3).init(y, torch.ones(4))
     >>> [round(v, 3) for v in torch.softmax(init, 0).tolist()]

@@ -23,8 +23,8 @@ from tabkit.nn.boosted import BoostedNetwork, activation_function
 from tabkit.training._callbacks import EarlyStopping, LoopState
 from tabkit.training._history import History
 from tabkit.training._loop import run_loop
-from tabkit.training._losses import BoostingLoss
-from tabkit.training._units import fit_stage_units
+from tabkit.training.boosting._losses import BoostingLoss
+from tabkit.training.boosting._units import fit_stage_units
 
 
 def fit_boosting(
@@ -49,6 +49,7 @@ def fit_boosting(
     callbacks: Sequence[Any] = (),
     generator: torch.Generator | None = None,
     verbose: bool = False,
+    limit_name: str = "n_steps",
 ) -> History:
     """Grow ``network`` by gradient boosting until it has ``n_steps`` steps.
 
@@ -104,6 +105,10 @@ def fit_boosting(
         Seeded source of subsamples and candidate units.
     verbose : bool, default=False
         Progress bar.
+    limit_name : str, default="n_steps"
+        The user-facing name of ``n_steps`` (the estimators pass
+        ``"n_estimators"``), named in the warning given when it is reached while
+        the validation loss still improves.
 
     Returns
     -------
@@ -114,7 +119,7 @@ def fit_boosting(
     --------
     >>> import torch
     >>> from tabkit.nn import BoostedNetwork
-    >>> from tabkit.training import SquaredError, fit_boosting
+    >>> from tabkit.training.boosting import SquaredError, fit_boosting
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(200, 2, generator=g)
     >>> y = torch.sin(2 * x[:, :1]) + x[:, 1:] ** 2
@@ -225,6 +230,7 @@ def fit_boosting(
         start_iteration=network.n_steps,
         verbose=verbose,
         description="boosting",
+        limit_name=limit_name,
     )
     network.truncate(network.n_steps)
     return history
