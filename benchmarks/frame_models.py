@@ -245,6 +245,11 @@ class FrameExcelFormerAdapter(_Adapter):
     """
 
     family = "reference"
+    #: The tabkit model this implementation is the reference of.
+    reference_for = "excelformer"
+    #: No fit-time target: ExcelFormer's speed target is training throughput at
+    #: the same configuration (``benchmarks/throughput.py``).
+    speedup_target: float | None = None
     uses_torch = True
     modules = ("torch_frame",)
     budget_s: float | None = None

@@ -709,6 +709,10 @@ class GBNNAdapter(_EncodedAdapter):
     modules = ("gbnn", "sklearn.compose", "sklearn.neural_network")
 
     family = "reference"
+    #: The tabkit model this implementation is the reference of.
+    reference_for = "boosted_nn"
+    #: Fit and predict speed-ups over it that the report checks.
+    speedup_target: float | None = 10.0
 
     def __init__(
         self,
@@ -752,14 +756,21 @@ class GBNNAdapter(_EncodedAdapter):
         return {"n_steps": len(steps), "max_abs_step": float(np.max(steps))}
 
 
-class BoostedNNAdapter(_Adapter):
-    """tabkit's boosted sequential neural network with its defaults.
+class TabkitAdapter(_Adapter):
+    """A tabkit model family with its defaults (one adapter for every family).
 
-    ``tabkit.BoostedNNClassifier`` / ``BoostedNNRegressor(random_state=seed,
-    n_threads=threads, time_budget=budget_s)`` fitted with ``fit(X_train,
-    y_train, X_val=X_val, y_val=y_val)`` on the raw DataFrames (tabkit
-    estimators take DataFrames as they are, so no encoding happens here).
-    ``budget_s`` is the per-fit budget the runner sets (None: no limit).
+    ``<Family>Classifier`` / ``<Family>Regressor(random_state=seed,
+    n_threads=threads, time_budget=budget_s)`` from ``tabkit.estimators.FAMILIES``,
+    fitted with ``fit(X_train, y_train, X_val=X_val, y_val=y_val)`` on the raw
+    DataFrames (tabkit estimators take DataFrames as they are, so no encoding
+    happens here). ``budget_s`` is the per-fit budget the runner sets (None: no
+    limit). Every family in ``tabkit.estimators.FAMILIES`` is registered under
+    its name at import, so a new family needs no edit here.
+
+    Parameters
+    ----------
+    family_name : str
+        A key of ``tabkit.estimators.FAMILIES``.
     """
 
     modules = ("tabkit",)
@@ -768,11 +779,14 @@ class BoostedNNAdapter(_Adapter):
     uses_torch = True
     budget_s: float | None = None
 
+    def __init__(self, family_name: str):
+        self.family_name = family_name
+
     def _fit(self, X_train, y_train, X_val, y_val, *, seed, threads):
-        from tabkit import BoostedNNClassifier, BoostedNNRegressor
+        from tabkit.estimators import FAMILIES
 
         clf = is_classification(self.task_)
-        cls = BoostedNNClassifier if clf else BoostedNNRegressor
+        cls = FAMILIES[self.family_name][0 if clf else 1]
         self.estimator_ = cls(
             random_state=seed, n_threads=threads, time_budget=self.budget_s
         )
@@ -781,11 +795,12 @@ class BoostedNNAdapter(_Adapter):
             self.classes_ = self.estimator_.classes_
 
     def fit_info(self) -> dict[str, Any]:
-        """Boosting steps kept, the time budget and why training stopped."""
+        """Return iterations run and kept, the time budget and the stop reason."""
         info: dict[str, Any] = {}
-        n_steps = getattr(self.estimator_, "n_steps_", None)
-        if n_steps is not None:
-            info["n_steps"] = int(n_steps)
+        for name in ("n_iter_", "n_steps_", "best_epoch_"):
+            value = getattr(self.estimator_, name, None)
+            if value is not None:
+                info[name.rstrip("_")] = int(value)
         history = getattr(self.estimator_, "history_", None)
         reason = getattr(history, "stop_reason", None)
         if reason is not None:
@@ -795,6 +810,14 @@ class BoostedNNAdapter(_Adapter):
         return info
 
 
+def _register_tabkit_families() -> None:
+    """Register one ``TabkitAdapter`` per tabkit model family."""
+    from tabkit.estimators import FAMILIES
+
+    for family in FAMILIES:
+        register_model(family, functools.partial(TabkitAdapter, family))
+
+
 register_model("lightgbm", LightGBMAdapter)
 register_model("xgboost", XGBoostAdapter)
 register_model("catboost", CatBoostAdapter)
@@ -802,7 +825,7 @@ register_model("hist_gbdt", HistGBDTAdapter)
 register_model("mlp", MLPAdapter)
 register_model("gbnn_lr1.0", functools.partial(GBNNAdapter, eta=1.0))
 register_model("gbnn_lr0.1", functools.partial(GBNNAdapter, eta=0.1))
-register_model("boosted_nn", BoostedNNAdapter)
+_register_tabkit_families()
 
 
 def _register_frame_models() -> None:

@@ -34,15 +34,19 @@ TIMEOUT_FACTOR = 1.5
 TIMEOUT_GRACE_S = 60.0
 
 GBDTS = ("lightgbm", "xgboost", "catboost", "hist_gbdt")
+
+
+def _registered(family: str) -> tuple[str, ...]:
+    """List the registered models of one adapter family, in registration order."""
+    return tuple(m for m in MODELS if make_model(m).family == family)
+
+
+#: tabkit's model families (one adapter per ``tabkit.estimators.FAMILIES`` entry).
+TABKIT_MODELS = _registered("tabkit")
 #: Reference implementations run beside tabkit's models (anchors).
-ANCHORS = (
-    "gbnn_lr1.0",
-    "gbnn_lr0.1",
-    "frame_excelformer_example",
-    "frame_excelformer_tabkit",
-)
+ANCHORS = _registered("reference")
 #: Default models of the tabular profiles.
-TABULAR_MODELS = (*GBDTS, "mlp", "boosted_nn", *ANCHORS)
+TABULAR_MODELS = (*GBDTS, "mlp", *TABKIT_MODELS, *ANCHORS)
 #: The tuned profile's datasets: 2 per task, each under 10,000 training rows.
 TUNED_DATASETS = (
     "german_credit",
@@ -187,7 +191,7 @@ PROFILES: dict[str, Profile] = {
             seeds=3,
             train_cap=10_000,
             budget_s=120.0,
-            models=(*GBDTS, "boosted_nn"),
+            models=(*GBDTS, *TABKIT_MODELS),
             purpose="tuning and ensembles",
             runner="tuned",
             n_trials=20,
@@ -315,7 +319,7 @@ def resolve_models(names: Iterable[str], *, explicit: bool) -> list[str]:
 
 def tabkit_models() -> list[str]:
     """List the registered models of family "tabkit"."""
-    return [m for m in MODELS if make_model(m).family == "tabkit"]
+    return list(_registered("tabkit"))
 
 
 def dataset_seeds(

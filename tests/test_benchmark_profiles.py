@@ -250,7 +250,7 @@ def test_tuned_and_scaling_profiles_are_refused(tmp_path, capsys):
 
 
 def test_boosted_nn_gets_the_budget_as_time_budget():
-    assert models.MODELS["boosted_nn"] is models.BoostedNNAdapter
+    assert models.make_model("boosted_nn").family_name == "boosted_nn"
     X, y, task = _tiny_binary()
     split = protocol.make_split(y, task, 0)
     adapter = models.make_model("boosted_nn")

@@ -668,3 +668,36 @@ def test_report_without_gbdts_or_lightgbm():
     text = report.build_report(pd.DataFrame(rows))
     assert "| nn | 2 | 0.7050 ± 0.0071 |" in text
     assert "Against the best GBDT" not in text
+
+
+def test_references_come_from_the_registry():
+    refs = report.references()
+    assert refs["boosted_nn"] == ("gbnn_lr1.0", "gbnn_lr0.1")
+    assert report.speedup_targets()["gbnn_lr0.1"] == 10.0
+    # every tabkit family is registered from tabkit.estimators.FAMILIES
+    from tabkit.estimators import FAMILIES
+
+    assert set(FAMILIES) <= set(models.MODELS)
+    assert all(models.make_model(f).family == "tabkit" for f in FAMILIES)
+
+
+def test_versus_reference_counts_failures_against_the_failing_side():
+    rows = [
+        _record(("d1", "boosted_nn", 0), (0.90, 0.9, 1.0)),
+        _record(("d1", "gbnn_lr0.1", 0), (0.95, 0.9, 10.0)),
+        _record(("d2", "boosted_nn", 0), (0.80, 0.8, 1.0)),
+        _record(("d3", "gbnn_lr0.1", 0), (0.70, 0.7, 1.0)),
+    ]
+    ok = report.ok_results(pd.DataFrame(rows))
+    failed = pd.DataFrame(
+        [
+            {"model": "gbnn_lr0.1", "dataset": "d2"},
+            {"model": "gbnn_lr1.0", "dataset": "d2"},
+            {"model": "boosted_nn", "dataset": "d3"},
+        ]
+    )
+    res = report.versus_reference(ok, failed).set_index("dataset")
+    assert not res.loc["d1", "score_ok"]  # 0.90 < 0.95 (one seed, no std)
+    assert res.loc["d2", "score_ok"]  # the reference failed: the model wins
+    assert res.loc["d2", "reference"] == "failed"
+    assert not res.loc["d3", "score_ok"]  # the model failed: it loses

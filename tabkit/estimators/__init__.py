@@ -1,8 +1,24 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""scikit-learn estimators, one private module per model family."""
+"""scikit-learn estimators, one private module per model family.
+
+``FAMILIES`` maps each model family's name to its (classifier, regressor)
+pair; the benchmarks (and later the command line and tuning) read it, so
+adding a family is one line here.
+
+Examples
+--------
+>>> from tabkit.estimators import FAMILIES
+>>> FAMILIES["boosted_nn"][0].__name__
+'BoostedNNClassifier'
+"""
 
 from __future__ import annotations
 
 from tabkit.estimators._boosted import BoostedNNClassifier, BoostedNNRegressor
 
-__all__ = ["BoostedNNClassifier", "BoostedNNRegressor"]
+#: Model family name -> (classifier class, regressor class).
+FAMILIES: dict[str, tuple[type, type]] = {
+    "boosted_nn": (BoostedNNClassifier, BoostedNNRegressor),
+}
+
+__all__ = ["FAMILIES", "BoostedNNClassifier", "BoostedNNRegressor"]
