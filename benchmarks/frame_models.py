@@ -473,9 +473,12 @@ class FrameExcelFormerAdapter(_Adapter):
             self.epochs_run_ = 0
             since_best = 0
             train_loss = math.nan
+            self.epoch_seconds_: list[float] = []
+            self.epoch_rows_ = 0
             for epoch in range(1, self.max_epochs + 1):
                 self.model_.train()
                 total, count = 0.0, 0
+                tick = time.perf_counter()
                 for batch in loader:
                     pred, y_mixed = self.model_(batch, mixup_encoded=True)
                     if clf:
@@ -487,6 +490,8 @@ class FrameExcelFormerAdapter(_Adapter):
                     optimizer.step()
                     total += loss.item() * len(y_mixed)
                     count += len(y_mixed)
+                self.epoch_seconds_.append(time.perf_counter() - tick)
+                self.epoch_rows_ = count
                 train_loss = total / max(count, 1)
                 val_loss, val_metric = self._validate(tf_val)
                 self.epochs_run_ = epoch

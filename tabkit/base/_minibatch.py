@@ -86,7 +86,7 @@ class MiniBatchEstimator(TabularEstimator):
 
     A family implements ``_build_module(train)`` and ``_forward(batch)``, and
     may override ``_loss`` (e.g. to mix samples), ``_augment`` (e.g. to
-    corrupt inputs), ``_prepare(train)`` (statistics of the training rows
+    corrupt inputs), ``_prepare(train, generator)`` (statistics of the training rows
     needed before the module is built), ``_scheduler``, ``_optimizer`` and
     ``_make_batches``.
 
@@ -114,7 +114,7 @@ class MiniBatchEstimator(TabularEstimator):
     _auto_early_stopping_rows: ClassVar[int] = 1_000
 
     # ------------------------------------------------------------ family hooks
-    def _prepare(self, train: Batch) -> None:
+    def _prepare(self, train: Batch, generator: torch.Generator) -> None:
         """Learn what the module needs from the training rows (first fit only)."""
 
     def _build_module(self, train: Batch) -> nn.Module:
@@ -156,7 +156,7 @@ class MiniBatchEstimator(TabularEstimator):
     ) -> None:
         device = train.x_num.device
         if first_fit:
-            self._prepare(train)
+            self._prepare(train, generator)
             self.module_ = self._build_module(train).to(device)
         else:
             self.module_.to(device=device, dtype=torch.float32)
