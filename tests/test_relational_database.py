@@ -23,6 +23,7 @@ from tabkit.relational import (
     RelationalWarning,
     SchemaError,
     Table,
+    TimeColumnInferredWarning,
 )
 from tabkit.relational._sql import _SAFE_DTYPE, SCHEMA_TABLE, connect
 
@@ -505,10 +506,18 @@ def test_duckdb_foreign_schema_discovery(tmp_path, optional_import):
         INSERT INTO teams VALUES (2001, 'NYA');
         INSERT INTO games VALUES (1, 2001, 'NYA', '2001-05-01 10:00:00+02'),
                                  (2, NULL, NULL, NULL);
+        CREATE TABLE notes (note_id BIGINT PRIMARY KEY, written DATE, seen DATE);
         """
     )
     con.close()
-    db = Database.from_sql(f"duckdb:///{path}", time_columns={"games": "played"})
+    url = f"duckdb:///{path}"
+    # inferred from the SQL types; 'notes' (empty) is typed only by its schema
+    with pytest.warns(TimeColumnInferredWarning, match=r"'games': 'played'") as w:
+        inferred = Database.from_sql(url)
+    assert "'notes' ['written', 'seen']" in str(w[0].message)
+    assert inferred["games"].time_column == "played"
+    assert inferred.describe().loc["notes", "time"] == "UNDECLARED"
+    db = Database.from_sql(url, time_columns={"games": "played"}, static=["notes"])
     assert db["teams"].primary_key == "year__team"
     assert db["games"].foreign_keys == {"year__team": "teams"}
     assert db["games"].df["played"].tolist()[0] == pd.Timestamp(
@@ -674,7 +683,10 @@ def test_foreign_schema_discovery_and_overrides(tmp_path):
         Database.from_sql(path, tables=["nope"])
     with pytest.raises(SchemaError, match="primary_keys names tables"):
         Database.from_sql(path, tables=["games"], primary_keys={"teams": None})
-    with pytest.raises(SchemaError, match="no foreign key 'score' to remove"):
+    with (
+        pytest.warns(RelationalWarning, match="not its primary key"),
+        pytest.raises(SchemaError, match="no foreign key 'score' to remove"),
+    ):
         Database.from_sql(path, foreign_keys={"games": {"score": None}})
 
 
@@ -823,6 +835,24 @@ def test_schema_dtypes_outside_the_allow_list_are_refused(tmp_path, dtype):
         SchemaError, match=r"table 't', column 'id' names dtype .*allowed:"
     ):
         Database.from_sql(path)
+
+
+def _edit_schema_entry(path, edit) -> None:
+    con = sqlite3.connect(path)
+    spec = json.loads(con.execute(f"SELECT spec FROM {SCHEMA_TABLE}").fetchone()[0])
+    con.execute(f"UPDATE {SCHEMA_TABLE} SET spec = ?", (json.dumps(edit(spec)),))
+    con.commit()
+    con.close()
+
+
+def test_schema_entries_newer_or_unreadable_warn(tmp_path):
+    path = _sqlite_file(tmp_path)
+    _edit_schema_entry(path, lambda spec: {**spec, "format": 99})
+    with pytest.warns(RelationalWarning, match="written by a newer tabkit"):
+        assert Database.from_sql(path)["t"].primary_key == "id"
+    _edit_schema_entry(path, lambda spec: {**spec, "format": 2, "static": "yes"})
+    with pytest.warns(RelationalWarning, match="unreadable entry for 't' ignored"):
+        assert Database.from_sql(path)["t"].primary_key == "id"  # from the schema
 
 
 def test_read_only_not_enforced_warns(monkeypatch):

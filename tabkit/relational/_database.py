@@ -257,10 +257,11 @@ class Database:
         ...     print(error)  # doctest: +NORMALIZE_WHITESPACE
         table 'loans' has date/time columns ['start', 'end'] but no time column
         and is not declared static, so tabkit cannot tell when its rows become
-        known. Declare its time column (Table(..., time_column='start'), or
-        Database.from_sql(..., time_columns={'loans': 'start'})), or declare it
-        static if its rows are always known (Table(..., static=True), or
-        Database.from_sql(..., static=['loans'])).
+        known. Declare its time column, the moment a whole row is known (for
+        example Table(..., time_column='start'), or Database.from_sql(...,
+        time_columns={'loans': 'start'})), or declare it static if its rows are
+        always known (Table(..., static=True), or Database.from_sql(...,
+        static=['loans'])).
         >>> Database({"loans": Table(loans, primary_key="id",
         ...                          time_column="start")}).check_time_columns()
         """
@@ -277,8 +278,9 @@ class Database:
             messages.append(
                 f"table {name!r} has date/time columns {table.datetime_columns} but "
                 "no time column and is not declared static, so tabkit cannot tell "
-                "when its rows become known. Declare its time column "
-                f"(Table(..., time_column={first!r}), or Database.from_sql(..., "
+                "when its rows become known. Declare its time column, the moment "
+                "a whole row is known (for example Table(..., "
+                f"time_column={first!r}), or Database.from_sql(..., "
                 f"time_columns={{{name!r}: {first!r}}})), or declare it static if "
                 "its rows are always known (Table(..., static=True), or "
                 f"Database.from_sql(..., static=[{name!r}]))."

@@ -60,8 +60,9 @@ class Table:
         when its time is ``<= t``. Parsed to datetime: tz-aware values become
         UTC, naive ones stay naive.
     static : bool, default=False
-        Declare that the table has no time: all its rows are always visible
-        (a lookup table, a list of products). Incompatible with
+        Declare that the rows have no time of their own (a lookup table, a
+        list of products): :meth:`upto` keeps them all, and reached through a
+        timed row they are known when that row is. Incompatible with
         ``time_column``. A table with neither a time column nor any date/time
         column (see :attr:`datetime_columns`) is static without saying so; a
         table *with* date/time columns must declare one of the two before
@@ -248,7 +249,7 @@ class Table:
 
     @property
     def static(self) -> bool:
-        """Whether all rows are always visible (the table has no time).
+        """Whether the rows have no time of their own (``upto`` keeps them all).
 
         True when the table was declared ``static=True``, or when it has
         neither a time column nor any date/time column. A table with
@@ -560,12 +561,12 @@ def is_datetime_column(values: pd.Series) -> bool:  # noqa: PLR0911
     sample = values.loc[first]
     if isinstance(sample, pd.Series):  # a repeated index label
         sample = sample.iloc[0]
-    present = values.dropna()
     if isinstance(sample, date | datetime | np.datetime64):
-        kind = pd.api.types.infer_dtype(present, skipna=True)
+        kind = pd.api.types.infer_dtype(values, skipna=True)
         return kind in {"datetime", "datetime64", "date"}
     if not isinstance(sample, str) or not _ISO_DATE.fullmatch(sample):
-        return False
+        return False  # most columns stop here, after one value
+    present = values.dropna()
     if pd.api.types.infer_dtype(present, skipna=True) != "string":
         return False
     strings = present.astype("string")
