@@ -141,18 +141,27 @@ def test_declarations_win_over_inference(tmp_path):
         Database.from_sql(path, static=["nope"])
 
 
-def test_inferred_column_that_cannot_be_parsed_is_left_undeclared(tmp_path):
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ("('2026-01-01T10:00:00+02:00'), ('2026-01-01T10:00:00')", "mixes"),
+        # Unix times in a date-typed column: never read as nanoseconds of 1970
+        ("(1767225600), (1767312000)", r"values are not dates, e.g. \[1767225600\]"),
+    ],
+)
+def test_inferred_column_that_cannot_be_used_is_left_undeclared(
+    tmp_path, values, reason
+):
     path = tmp_path / "bad.db"
     con = sqlite3.connect(path)
     con.executescript(
-        """
-        CREATE TABLE e (id INTEGER PRIMARY KEY, ts TIMESTAMPTZ);
-        INSERT INTO e VALUES (1, '2026-01-01T10:00:00+02:00'),
-                             (2, '2026-01-01T10:00:00');
+        f"""
+        CREATE TABLE e (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TIMESTAMPTZ);
+        INSERT INTO e (ts) VALUES {values};
         """
     )
     con.close()
-    with pytest.warns(TimeColumnInferredWarning, match="mixes"):
+    with pytest.warns(TimeColumnInferredWarning, match=reason):
         db = Database.from_sql(path)
     assert db["e"].time_column is None and db["e"].datetime_columns == ["ts"]
     with pytest.raises(SchemaError, match="table 'e' has date/time columns"):

@@ -626,11 +626,15 @@ def _inferred(
     time column, reason it could not be used)`` for the warning.
     """
     name = keys["name"]
-    candidates = [
-        str(c) for c in frame.columns if c in typed or is_datetime_column(frame[c])
-    ]
+    dated = {str(c) for c in frame.columns if is_datetime_column(frame[c])}
+    candidates = [str(c) for c in frame.columns if c in typed or c in dated]
     time_column, problem = None, None
-    if len(candidates) == 1:
+    if len(candidates) == 1 and candidates[0] not in dated:
+        # a date/time SQL type holding other values (SQLite keeps any value),
+        # such as Unix times: how to read them is the user's to declare
+        sample = frame[candidates[0]].dropna().head(1).tolist()
+        problem = f"its values are not dates, e.g. {sample}" if sample else None
+    elif len(candidates) == 1:
         try:
             table = Table(frame, time_column=candidates[0], **keys)
         except SchemaError as exc:
