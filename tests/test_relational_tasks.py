@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabkit.relational import Database, SchemaError, Table
+from tabkit.relational import Database, RelationalWarning, SchemaError, Table
 from tabkit.relational.tasks import (
     EntityTask,
     RelationalTask,
@@ -23,6 +23,8 @@ from tabkit.relational.tasks import (
 START = pd.Timestamp("2026-01-01")
 CUTOFFS = pd.date_range("2026-02-01", "2026-10-01", freq="MS")
 WEEK = pd.Timedelta(days=7)
+# the fixture's orphan orders are deliberate
+pytestmark = pytest.mark.filterwarnings("ignore::tabkit.relational.OrphanKeysWarning")
 
 
 def _frames(seed: int = 0) -> dict[str, pd.DataFrame]:
@@ -372,7 +374,10 @@ def test_population_function_sees_only_the_past(db, frames):
         task_type="regression",
         population=population,
     )
-    X, _ = task.make_table(db, CUTOFFS)
+    with pytest.warns(RelationalWarning, match="not keys of 'customers'") as caught:
+        X, _ = task.make_table(db, CUTOFFS)
+    assert len(caught) == 1  # one warning for all cut-offs
+    assert f"at {len(CUTOFFS)} of {len(CUTOFFS)} cut-offs" in str(caught[0].message)
     assert len(calls) == len(CUTOFFS)
     assert 99999 not in set(X["cid"])  # unknown keys are dropped
     customers = frames["customers"].set_index("cid")
@@ -637,6 +642,31 @@ def test_errors_name_the_tables(db):
         )  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="how="):
         aggregate("orders", "amount", "median")
+
+
+def test_keys_that_reach_no_entity_warn():
+    db = Database(
+        {
+            "users": Table(pd.DataFrame({"uid": [1, 2]}), primary_key="uid"),
+            "visits": Table(
+                pd.DataFrame({"vid": [1, 2], "uid": [7, 8], "ts": ["2026-01-02"] * 2}),
+                primary_key="vid",
+                foreign_keys={"uid": "users"},
+                time_column="ts",
+            ),
+        },
+        validate=False,
+    )
+    task = EntityTask(
+        name="v",
+        entity_table="users",
+        window="7D",
+        label=count("visits"),
+        task_type="regression",
+    )
+    with pytest.warns(RelationalWarning, match="no value of visits.uid is a key"):
+        _, y = task.make_table(db, ["2026-01-01"])
+    assert y.tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize(

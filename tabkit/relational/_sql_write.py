@@ -2,7 +2,8 @@
 """Writing a :class:`~tabkit.relational.Database` to SQL (``Database.to_sql``).
 
 Tables are created parents first with real ``PRIMARY KEY`` and ``FOREIGN KEY``
-constraints; ``tabkit_schema`` records time columns, dtypes and every key.
+constraints; ``tabkit_schema`` records time columns, static declarations, dtypes
+and every key.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from tabkit.relational._errors import SchemaError
 from tabkit.relational._sql import (
+    SCHEMA_FORMAT,
     SCHEMA_TABLE,
     _quote,
     _table_names,
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = 1
 _CHUNK = 10_000
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format
 
@@ -222,8 +223,8 @@ def write_database(db: Database, url: Any, *, if_exists: str = "fail") -> None:
             ptable = db[parent]
             parts = table.key_parts(column)
             pparts = ptable.key_parts(ptable.primary_key or "")
-            if len(parts) != len(pparts):
-                logger.warning(
+            if len(parts) != len(pparts):  # detail: tabkit reads it back
+                logger.info(
                     "table %r: foreign key %r references the composite key of %r "
                     "through its surrogate column: not written as a constraint "
                     "(recorded in %s)",
@@ -249,8 +250,8 @@ def write_database(db: Database, url: Any, *, if_exists: str = "fail") -> None:
                 targets[name].append_constraint(fkc)
             elif backend == "postgresql":
                 deferred.append((targets[name], fkc))
-            else:
-                logger.warning(
+            else:  # detail: tabkit reads it back from tabkit_schema
+                logger.info(
                     "table %r: foreign key %r -> %r is not written as a %s "
                     "constraint (%s); it is recorded in %s and read back",
                     name,
@@ -302,7 +303,8 @@ def _write_schema_table(conn: sa.Connection, db: Database, exists: bool) -> None
         table = db[name]
         pk = table.primary_key
         spec = {
-            "format": _FORMAT,
+            "format": SCHEMA_FORMAT,
+            "static": table._static,
             "primary_key": list(table.key_parts(pk)) if pk else None,
             "foreign_keys": [
                 {"columns": list(table.key_parts(c)), "table": p}

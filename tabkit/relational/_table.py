@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -17,6 +19,15 @@ from tabkit.relational._time import as_cutoff, normalize_time
 SURROGATE_NAME_SEP = "__"
 #: Joins the string forms of a composite key's parts into one value.
 SURROGATE_VALUE_SEP = "|"
+#: Escapes ``|`` and itself inside a part, so that joined keys never collide.
+SURROGATE_ESCAPE = "\\"
+#: Strings that count as dates: ISO 8601 dates, optionally with a time and an
+#: offset (``2026-01-31``, ``2026-01-31 10:00``, ``2026-01-31T10:00:00.5+02:00``).
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"(?: ?(?:Z|[+-]\d{2}(?::?\d{2})?))?"
+)
 
 try:  # the pandas >= 2.3 default string dtype (NaN for missing)
     _STR: Any = pd.StringDtype(na_value=np.nan)
@@ -25,7 +36,7 @@ except TypeError:  # pragma: no cover - pandas 2.2
 
 
 class Table:
-    """A DataFrame with its primary key, foreign keys and time column.
+    r"""A DataFrame with its primary key, foreign keys and time column.
 
     A table is immutable: it keeps its own copy of the frame (cheap with
     pandas' copy-on-write), :attr:`df` returns a new frame object each time, and
@@ -45,9 +56,17 @@ class Table:
         columns, matched by position with the referenced table's composite
         primary key.
     time_column : str, optional
-        The moment each row becomes known (tabkit's time rule). Parsed to
-        datetime: tz-aware values become UTC, naive ones stay naive. A table
-        without one is static: all its rows are always visible.
+        The moment each row becomes known: a row is visible at cut-off ``t``
+        when its time is ``<= t``. Parsed to datetime: tz-aware values become
+        UTC, naive ones stay naive.
+    static : bool, default=False
+        Declare that the rows have no time of their own (a lookup table, a
+        list of products): :meth:`upto` keeps them all, and reached through a
+        timed row they are known when that row is. Incompatible with
+        ``time_column``. A table with neither a time column nor any date/time
+        column (see :attr:`datetime_columns`) is static without saying so; a
+        table *with* date/time columns must declare one of the two before
+        features or tasks use it (:meth:`Database.check_time_columns`).
     name : str, optional
         The table's name, used in error messages (a :class:`Database` names
         its tables).
@@ -57,6 +76,8 @@ class Table:
     primary_key : str or None
     foreign_keys : mapping of str to str (read-only)
     time_column : str or None
+    static : bool
+    datetime_columns : list of str
     composite_keys : mapping of str to tuple of str (read-only)
 
     Notes
@@ -65,11 +86,14 @@ class Table:
     column named ``"a__b"`` (the column names joined by ``"__"``), appended to
     the frame. Its values are the parts' string forms joined by ``"|"``
     (``2001`` and ``"NYA"`` give ``"2001|NYA"``), missing where any part is
-    missing. String forms: whole numbers are written as integers (so ``2001``
-    and ``2001.0`` agree: a nullable integer column often becomes float),
-    other floats as pandas prints them, booleans as ``True`` / ``False``,
-    datetimes as ``YYYY-MM-DD HH:MM:SS`` (UTC for tz-aware ones, with
-    ``.ffffff`` when there are microseconds), strings as they are.
+    missing. A ``"|"`` or ``"\"`` inside a part is escaped with ``"\"``, so
+    that two different key tuples never give the same value (``("a|b", "c")``
+    gives ``"a\|b|c"``, ``("a", "b|c")`` gives ``"a|b\|c"``). String
+    forms: whole numbers are written as integers (so ``2001`` and ``2001.0``
+    agree: a nullable integer column often becomes float), other floats as
+    pandas prints them, booleans as ``True`` / ``False``, datetimes as
+    ``YYYY-MM-DD HH:MM:SS`` (UTC for tz-aware ones, with ``.ffffff`` when
+    there are microseconds), strings as they are.
     :attr:`primary_key` and :attr:`foreign_keys` then name the surrogate
     column, and :attr:`composite_keys` maps it to its parts. The parts stay
     ordinary columns (and features); the surrogate is not a feature.
@@ -91,7 +115,17 @@ class Table:
     ...               primary_key=("yearID", "teamID"))
     >>> teams.primary_key, teams.df["yearID__teamID"].tolist()
     ('yearID__teamID', ['2001|NYA', '2001|BOS'])
+    >>> parks = Table(pd.DataFrame({"park": ["A", "B"],
+    ...                             "opened": ["1912-04-20", None]}),
+    ...               primary_key="park", static=True)
+    >>> parks.static, parks.datetime_columns
+    (True, ['opened'])
     """
+
+    # defaults for tables pickled before these attributes existed
+    _static: bool = False
+    _time_inferred: bool = False
+    _datetime: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -100,9 +134,20 @@ class Table:
         primary_key: str | Sequence[str] | None = None,
         foreign_keys: Mapping[str | tuple[str, ...], str] | None = None,
         time_column: str | None = None,
+        static: bool = False,
         name: str | None = None,
     ) -> None:
         label = name or "<unnamed>"
+        if not isinstance(static, bool | np.bool_):
+            raise TypeError(
+                f"table {label!r}: static must be True or False, got {static!r}"
+            )
+        if static and time_column is not None:
+            raise SchemaError(
+                f"table {label!r}: static=True and time_column={time_column!r} "
+                "contradict each other: a static table has no time column (its "
+                "rows are always visible); pass one of them"
+            )
         if not isinstance(df, pd.DataFrame):
             raise TypeError(
                 f"table {label!r}: expected a pandas DataFrame, got {type(df).__name__}"
@@ -163,6 +208,13 @@ class Table:
         self._foreign_keys = MappingProxyType(fks)
         self._time_column = time_column
         self._composite = MappingProxyType(composite)
+        self._static = bool(static)
+        self._time_inferred = False
+        self._datetime = tuple(
+            str(c)
+            for c in frame.columns
+            if c not in composite and is_datetime_column(frame[c])
+        )
 
     # ---------------------------------------------------------------- access
     @property
@@ -194,6 +246,31 @@ class Table:
     def time_column(self) -> str | None:
         """Time column, or None for a static table."""
         return self._time_column
+
+    @property
+    def static(self) -> bool:
+        """Whether the rows have no time of their own (``upto`` keeps them all).
+
+        True when the table was declared ``static=True``, or when it has
+        neither a time column nor any date/time column. A table with
+        date/time columns but neither a time column nor ``static=True`` is
+        *undeclared*: features and tasks refuse it
+        (:meth:`Database.check_time_columns`).
+        """
+        return self._static or (self._time_column is None and not self._datetime)
+
+    @property
+    def datetime_columns(self) -> list[str]:
+        """Columns holding dates or times (the time column included).
+
+        A column counts when its dtype is a datetime (naive or tz-aware, or a
+        category of datetimes), when it holds :class:`datetime.date` /
+        :class:`datetime.datetime` objects, or when it holds strings that are
+        all ISO 8601 dates (``YYYY-MM-DD``, optionally with a time such as
+        ``10:30`` or ``10:30:00.5`` after a space or ``T``, and an offset).
+        Numbers are never dates (a year, a Unix time): declare those yourself.
+        """
+        return list(self._datetime)
 
     @property
     def columns(self) -> list[str]:
@@ -247,6 +324,8 @@ class Table:
             parts.append(f"foreign_keys={dict(self._foreign_keys)!r}")
         if self._time_column:
             parts.append(f"time_column={self._time_column!r}")
+        if self._static:
+            parts.append("static=True")
         return f"Table({', '.join(parts)})"
 
     # ---------------------------------------------------------------- time
@@ -306,12 +385,8 @@ class Table:
 
     def _with_frame(self, frame: pd.DataFrame) -> Table:
         new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)  # the schema, date/time columns included
         new._df = frame
-        new._name = self._name
-        new._primary_key = self._primary_key
-        new._foreign_keys = self._foreign_keys
-        new._time_column = self._time_column
-        new._composite = self._composite
         return new
 
     def _named(self, name: str) -> Table:
@@ -357,7 +432,10 @@ def _key_parts(spec: Any, table: str, role: str) -> tuple[str, ...]:
 
 
 def surrogate_values(frame: pd.DataFrame, parts: Sequence[str]) -> pd.Series:
-    """Build a composite key's surrogate: the parts' string forms joined by ``|``.
+    r"""Build a composite key's surrogate: the parts' string forms joined by ``|``.
+
+    ``\`` and ``|`` inside a part are escaped with ``\`` first, so that
+    different key tuples always give different values.
 
     Parameters
     ----------
@@ -378,11 +456,22 @@ def surrogate_values(frame: pd.DataFrame, parts: Sequence[str]) -> pd.Series:
     >>> df = pd.DataFrame({"y": [2001.0, None], "t": ["NYA", "BOS"]})
     >>> surrogate_values(df, ["y", "t"]).tolist()
     ['2001|NYA', nan]
+    >>> print(*surrogate_values(pd.DataFrame({"a": ["a|b", "a"], "b": ["c", "b|c"]}),
+    ...                         ["a", "b"]))
+    a\|b|c a|b\|c
     """
-    strings = [key_strings(frame[p]) for p in parts]
+    strings = [_escaped(key_strings(frame[p])) for p in parts]
     others: Any = strings[1:]
     joined = strings[0].str.cat(others, sep=SURROGATE_VALUE_SEP)
     return joined.astype(_STR)
+
+
+def _escaped(strings: pd.Series) -> pd.Series:
+    """Escape the escape character and the separator inside key parts."""
+    esc = SURROGATE_ESCAPE
+    return strings.str.replace(esc, esc + esc, regex=False).str.replace(
+        SURROGATE_VALUE_SEP, esc + SURROGATE_VALUE_SEP, regex=False
+    )
 
 
 def key_strings(values: pd.Series) -> pd.Series:  # noqa: PLR0911
@@ -435,6 +524,56 @@ def key_strings(values: pd.Series) -> pd.Series:  # noqa: PLR0911
             base = base.where(~micro, base + frac)
         return base
     return values.astype("string")
+
+
+def is_datetime_column(values: pd.Series) -> bool:  # noqa: PLR0911
+    """Whether a column holds dates or times (see :attr:`Table.datetime_columns`).
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabkit.relational._table import is_datetime_column
+    >>> is_datetime_column(pd.Series(["2026-01-31 10:00", None]))
+    True
+    >>> is_datetime_column(pd.Series(["2026-01-31", "soon"]))
+    False
+    >>> is_datetime_column(pd.Series([2026, 2027]))  # numbers are never dates
+    False
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return is_datetime_column(pd.Series(dtype.categories))
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return True
+    if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        return False
+    first = values.first_valid_index()
+    if first is None:
+        return False
+    sample = values.loc[first]
+    if isinstance(sample, pd.Series):  # a repeated index label
+        sample = sample.iloc[0]
+    if isinstance(sample, date | datetime | np.datetime64):
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        return kind in {"datetime", "datetime64", "date"}
+    if not isinstance(sample, str) or not _ISO_DATE.fullmatch(sample):
+        return False  # most columns stop here, after one value
+    present = values.dropna()
+    if pd.api.types.infer_dtype(present, skipna=True) != "string":
+        return False
+    strings = present.astype("string")
+    if not bool(strings.str.fullmatch(_ISO_DATE.pattern).all()):
+        return False
+    parsed = pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
+    return bool(parsed.notna().all())
 
 
 def _any_aware(values: pd.Series) -> bool:

@@ -22,7 +22,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from tabkit.relational._database import Database
-from tabkit.relational._errors import SchemaError
+from tabkit.relational._errors import RelationalWarning, SchemaError, warn
 from tabkit.relational._table import Table
 
 __all__ = ["active", "aggregate", "count", "exists", "window_rows"]
@@ -211,7 +211,12 @@ def _entity_codes(db: Database, table: str, entity: str, via: Any) -> np.ndarray
         found = _key_index(db[parent]).get_indexer(pd.Index(values))
         found[positions < 0] = -1
         if len(found) and (found < 0).all() and pd.notna(values).any():
-            logger.warning("no value of %s.%s is a key of %s", name, column, parent)
+            warn(
+                f"no value of {name}.{column} is a key of {parent}: no row of "
+                f"{table!r} reaches an entity through this path (check the key "
+                "types and values)",
+                RelationalWarning,
+            )
         positions, name = found.astype(np.int64), parent
     return positions
 
@@ -557,6 +562,7 @@ def window_rows(
     ...             end=pd.Timedelta(0))["vid"].tolist()
     [1]
     """
+    db.check_time_columns()
     entity = db[entity_table]
     keys = _key_index(entity)
     n = max(len(entity), 1)

@@ -238,6 +238,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         """
         del y  # seeds only: labels never shape the features
         db = self._database(fitted=False)
+        db.check_time_columns()  # tables with date/time columns: timed or static
         entity = self._entity(db)
         keys, cutoff = self._check_seeds(X, db, reset=True)
         if len(keys) == 0:

@@ -5,7 +5,9 @@ An :class:`EntityTask` turns a database into seed tables: one row per
 (entity, cut-off ``t``) with a label computed from the rows of a table with
 time in ``(t, t + window]``. Which entities get a row at ``t`` (the
 *population*) is decided from rows with time <= ``t`` only, and the entity's
-own row must be visible at ``t`` (ARCHITECTURE.md's time rule).
+own row must be visible at ``t``: a row's time is when the whole row is known,
+and a table with date/time columns must be timed or declared static before a
+task uses it (:meth:`~tabkit.relational.Database.check_time_columns`).
 
 Declarative labels (:func:`count`, :func:`exists`, :func:`aggregate`) and
 populations (:func:`active`) are vectorised over all cut-offs at once: every
@@ -28,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tabkit.relational._database import Database
-from tabkit.relational._errors import SchemaError
+from tabkit.relational._errors import RelationalWarning, SchemaError, warn
 from tabkit.relational._task_windows import (
     _NAT,
     _Active,
@@ -209,7 +211,15 @@ class EntityTask:
             (cutoff, key), with a fresh RangeIndex.
         y : ndarray of shape (len(X),)
             Labels: int64 0/1 for binary tasks, float64 for regression.
+
+        Raises
+        ------
+        SchemaError
+            When a table of ``db`` has date/time columns but is neither timed
+            nor static (:meth:`Database.check_time_columns`), or the entity
+            table is missing.
         """
+        db.check_time_columns()
         cut = _cutoff_index(cutoffs, db)
         if self.entity_table not in db:
             raise SchemaError(
@@ -267,19 +277,22 @@ class EntityTask:
             rows, windows = _window_pairs(times, np.full(len(cut), _NAT + 1), _ns(cut))
             return windows.astype(np.int64) * n + rows
         parts = []
+        unknown: list[tuple[pd.Timestamp, int]] = []
         for i, t in enumerate(cut):
             found = keys.get_indexer(
                 pd.Index(np.asarray(self.population(db.upto(t), t)))
             )
             if (found < 0).any():
-                logger.warning(
-                    "task %s: %d population keys at %s are not keys of %s",
-                    self.name,
-                    int((found < 0).sum()),
-                    t,
-                    self.entity_table,
-                )
+                unknown.append((t, int((found < 0).sum())))
             parts.append(i * n + found[found >= 0])
+        if unknown:
+            warn(
+                f"task {self.name!r}: the population function returned keys that "
+                f"are not keys of {self.entity_table!r} at {len(unknown)} of "
+                f"{len(cut)} cut-offs ({sum(k for _, k in unknown)} in all; first "
+                f"at {unknown[0][0]}: {unknown[0][1]}); they get no seed",
+                RelationalWarning,
+            )
         return (
             np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
         )
@@ -326,7 +339,11 @@ class EntityTask:
         ------
         ValueError
             When windows overlap; the message gives the offending dates.
+        SchemaError
+            When a table is neither timed nor static
+            (:meth:`Database.check_time_columns`).
         """
+        db.check_time_columns()
         parts = {
             "train": _cutoff_index(train, db),
             "validation": _cutoff_index(val, db),
