@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-from tabkit.preprocessing._encoder import _caller_stacklevel
+from tabkit._warnings import user_stacklevel
 
 
 class SchemaError(ValueError):
@@ -73,4 +73,4 @@ class OrphanKeysWarning(RelationalWarning):
 
 def warn(message: str, category: type[Warning] = RelationalWarning) -> None:
     """Issue ``message`` as a warning that points at the user's code."""
-    warnings.warn(message, category, stacklevel=_caller_stacklevel())
+    warnings.warn(message, category, stacklevel=user_stacklevel())
