@@ -771,6 +771,9 @@ class TabkitAdapter(_Adapter):
     ----------
     family_name : str
         A key of ``tabkit.estimators.FAMILIES``.
+    params : dict, optional
+        Constructor parameters other than the defaults (a variant); the
+        configuration name lists them.
     """
 
     modules = ("tabkit",)
@@ -779,8 +782,11 @@ class TabkitAdapter(_Adapter):
     uses_torch = True
     budget_s: float | None = None
 
-    def __init__(self, family_name: str):
+    def __init__(self, family_name: str, params: dict[str, Any] | None = None):
         self.family_name = family_name
+        self.params = dict(params or {})
+        if self.params:
+            self.config = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
 
     def _fit(self, X_train, y_train, X_val, y_val, *, seed, threads):
         from tabkit.estimators import FAMILIES
@@ -788,7 +794,10 @@ class TabkitAdapter(_Adapter):
         clf = is_classification(self.task_)
         cls = FAMILIES[self.family_name][0 if clf else 1]
         self.estimator_ = cls(
-            random_state=seed, n_threads=threads, time_budget=self.budget_s
+            **self.params,
+            random_state=seed,
+            n_threads=threads,
+            time_budget=self.budget_s,
         )
         self.estimator_.fit(X_train, y_train, X_val=X_val, y_val=y_val)
         if clf:
