@@ -41,6 +41,7 @@ _CHUNK = 2**20
 _MAX_MANIFEST_BYTES = 2**20
 _MAX_NPY_HEADER = 10_000
 _MAX_NDIM = 32
+_MAX_CODE_POINT = 0x10FFFF
 #: Array dtypes a model file may hold, by kind: bool, integers, floats, str.
 ARRAY_KINDS = frozenset("biufU")
 #: Array dtypes that convert to torch tensors.
@@ -205,7 +206,7 @@ def _check_manifest(manifest: Any) -> tuple[int, dict[str, int | None], dict[str
         )
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ModelFileError(f"the manifest gives the format version {version!r}")
+        raise ModelFileError(f"the manifest gives the format version {version!r:.60}")
     if version > FORMAT_VERSION:
         written_by = manifest.get("tabkit_version")
         raise IncompatibleModelFileError(
@@ -227,9 +228,9 @@ def _check_manifest(manifest: Any) -> tuple[int, dict[str, int | None], dict[str
     required = {"format", "format_version", "class", "checksums"} | (
         {"sizes", "tabkit_version"} if version >= 2 else set()
     )
-    problems = [f"no {key!r}" for key in sorted(required - set(manifest))]
+    problems = [f"no {key!r:.60}" for key in sorted(required - set(manifest))]
     problems += [
-        f"unknown key {key!r}" for key in sorted(set(manifest) - set(expected))
+        f"unknown key {key!r:.60}" for key in sorted(set(manifest) - set(expected))
     ]
     problems += [
         f"{key!r} is not a {kind.__name__}"  # type: ignore[union-attr]
@@ -255,7 +256,7 @@ def _check_manifest(manifest: Any) -> tuple[int, dict[str, int | None], dict[str
             )
         for name, size in manifest["sizes"].items():
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise ModelFileError(f"the manifest gives {name} the size {size!r}")
+                raise ModelFileError(f"the manifest gives {name} the size {size!r:.60}")
             sizes[name] = size
     return version, sizes, checksums
 
@@ -311,9 +312,11 @@ def parse_npy(data: bytearray, name: str) -> np.ndarray:
             f" bytes) but holds {len(data) - offset} bytes of data"
         )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-    array = array.reshape(shape, order="F" if fortran else "C")
     if not dtype.isnative:
         array = array.astype(dtype.newbyteorder("="))
+    if dtype.kind == "U" and count and array.view(np.uint32).max() > _MAX_CODE_POINT:
+        raise ModelFileError(f"{name} holds strings with invalid characters")
+    array = array.reshape(shape, order="F" if fortran else "C")
     return np.require(array, requirements=["A", "W"])
 
 

@@ -52,7 +52,9 @@ def _check_config(cls: type, config: Any, where: str) -> list[str]:
     if not isinstance(config, dict):
         return [f"{where}: the constructor arguments are not a dict"]
     schema = registry.config_schema(cls)
-    problems = [f"{where}: unknown argument {k!r}" for k in config if k not in schema]
+    problems = [
+        f"{where}: unknown argument {k!r:.60}" for k in config if k not in schema
+    ]
     for name, (hint, required) in schema.items():
         if name not in config:
             if required:
@@ -68,10 +70,10 @@ def _state_problems(entry: registry.Entry, cls: type, state: dict[str, Any]) -> 
     """Names among ``state`` that an estimator of ``entry`` may not receive."""
     undeclared = sorted(set(state) - set(entry.state))
     if undeclared:
-        return f"the undeclared fitted attribute(s) {undeclared[:5]}"
+        return f"the undeclared fitted attribute(s) {undeclared[:5]!r:.200}"
     shadowing = sorted(name for name in state if hasattr(cls, name))
     if shadowing:
-        return f"attribute(s) {shadowing[:5]} shadowing the class's own"
+        return f"attribute(s) {shadowing[:5]!r:.200} shadowing the class's own"
     return ""
 
 
@@ -217,6 +219,7 @@ _TAGS = {
 
 
 def _fail(where: str, message: str) -> ModelFileError:
+    where = where if len(where) <= 200 else f"{where[:100]}...{where[-100:]}"
     return ModelFileError(f"{where}: {message}")
 
 
@@ -237,7 +240,7 @@ class Reader:
         """Decode the file's estimator, named ``class_name`` by the manifest."""
         if not isinstance(node, dict) or node.get("__estimator__") != class_name:
             raise ModelFileError(
-                f"{'state.json'}: the top entry is not the estimator {class_name!r} "
+                f"state.json: the top entry is not the estimator {class_name!r:.80} "
                 "that the manifest names"
             )
         est = self.decode(node, "state.json")
@@ -250,12 +253,14 @@ class Reader:
         if node is None or isinstance(node, bool | int | float | str):
             return node
         if isinstance(node, list):
+            if all(v is None or isinstance(v, bool | int | float | str) for v in node):
+                return node  # the common long lists: vocabularies, names
             return [self.decode(v, f"{where}[{i}]") for i, v in enumerate(node)]
         if not isinstance(node, dict):  # pragma: no cover - json gives no others
             raise _fail(where, f"unexpected {type(node).__name__}")
         tags = [key for key in node if key in _TAGS]
         if len(tags) != 1 or set(node) != _TAGS[tags[0]]:
-            raise _fail(where, f"unknown entry with keys {sorted(node)[:4]}")
+            raise _fail(where, f"unknown entry with keys {sorted(node)[:4]!r:.200}")
         return getattr(self, f"_tag_{tags[0].strip('_')}")(node, where)
 
     def _dict(self, node: Any, where: str) -> dict[str, Any]:
@@ -273,9 +278,9 @@ class Reader:
     ) -> Any:
         index, kind = node["__array__"], node["kind"]
         if not _is_int(index) or not 0 <= index < len(self.arrays):
-            raise _fail(where, f"refers to a missing array {index!r}")
+            raise _fail(where, f"refers to a missing array {index!r:.60}")
         if kind not in (kinds or ("ndarray", "tensor", "object_str")):
-            raise _fail(where, f"has an array of kind {kind!r}")
+            raise _fail(where, f"has an array of kind {kind!r:.60}")
         if self.used[index]:
             raise _fail(where, f"uses arrays/{index}.npy a second time")
         self.used[index] = True
@@ -394,7 +399,7 @@ class Reader:
         if set(stored) != set(expected):
             raise _fail(
                 where,
-                f"the weights {sorted(stored)[:5]} are not those of "
+                f"the weights {sorted(stored)[:5]!r:.200} are not those of "
                 f"{cls.__name__}: {sorted(expected)[:5]}",
             )
         state = {
@@ -411,7 +416,7 @@ class Reader:
             ):
                 raise _fail(
                     where,
-                    f"weight {key!r} is {tuple(tensor.shape)} {tensor.dtype}, but "
+                    f"weight {key!r:.60} is {tuple(tensor.shape)} {tensor.dtype}, but "
                     f"the arguments make it {tuple(want.shape)} {want.dtype}",
                 )
         try:
@@ -432,7 +437,7 @@ class Reader:
         unknown = sorted(set(raw_params) - allowed)
         if unknown:
             raise IncompatibleModelFileError(
-                f"{where}: {cls.__name__} has no parameter(s) {unknown[:5]}"
+                f"{where}: {cls.__name__} has no parameter(s) {unknown[:5]!r:.200}"
             )
         raw_state = self._dict(node["state"], where)
         problem = _state_problems(entry, cls, raw_state)

@@ -137,15 +137,17 @@ def entry(name: str, kind: str, legacy: bool = False) -> Entry:
     found = _REGISTRY.get(stable) if isinstance(stable, str) else None
     if found is None:
         if not (name == "tabkit" or name.startswith(("tabkit.", "tabkit:"))):
-            raise ModelFileError(f"the model file names a non-tabkit class {name!r}")
+            raise ModelFileError(
+                f"the model file names a non-tabkit class {name!r:.80}"
+            )
         raise IncompatibleModelFileError(
-            f"the model file names class {name!r}, which is not a class this "
+            f"the model file names class {name!r:.80}, which is not a class this "
             "tabkit can load (an estimator, the encoder, RelationalFeatures or a "
             "tabkit.nn module registered in tabkit.serialization)"
         )
     if found.kind != kind:
         article = "an" if kind == "estimator" else "a"
-        raise ModelFileError(f"{name!r} is a {found.kind}, not {article} {kind}")
+        raise ModelFileError(f"{name!r:.80} is a {found.kind}, not {article} {kind}")
     return found
 
 
