@@ -20,7 +20,7 @@ import tabkit.serialization
 from tabkit import BoostedNNClassifier, BoostedNNRegressor, TabularEncoder
 from tabkit.exceptions import IncompatibleModelFileError, ModelFileError
 from tabkit.nn import BoostedNetwork
-from tabkit.serialization import _registry
+from tabkit.serialization import _archive, _registry
 
 DATA = Path(__file__).parent / "data"
 
@@ -334,6 +334,7 @@ def test_fitted_attributes_and_parameters_are_type_checked(fitted, tmp_path):
     ("text", "message"),
     [
         ("[" * 5000 + "]" * 5000, "nested 5000 levels deep"),
+        ('"' + '\\"' * 10**6, "not valid JSON"),  # quadratic for a regex scan
         ('{"a": 1, "a": 2}', r"key\(s\) \['a'\] twice"),
         ('{"x": NaN}', "non-standard constant NaN"),
         ("[1, 2", "not valid JSON"),
@@ -371,6 +372,43 @@ def test_malformed_entries_are_refused(fitted, tmp_path, entry, message):
 
     with pytest.raises(ModelFileError, match=message):
         tabkit.load(edit_state(fitted[2], tmp_path / "m.tabkit", put))
+
+
+def _reference_nesting(text):
+    depth = deepest = opened = 0
+    inside = escaped = False
+    for char in text:
+        if inside:
+            escaped, inside = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            inside = True
+        elif char in "[{":
+            depth, opened = depth + 1, opened + 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest, opened
+
+
+def test_json_nesting_is_measured_outside_strings_across_chunks():
+    rng = np.random.default_rng(0)
+    strings = ['a"[{', "\\", "]]", 'x\\"}', "{["]
+
+    def tree(level):
+        draw = rng.random()
+        if level > 4 or draw < 0.3:
+            return str(rng.choice(strings))
+        if draw < 0.65:
+            return [tree(level + 1) for _ in range(rng.integers(3))]
+        return {str(rng.choice(strings)) + str(i): tree(level + 1) for i in range(3)}
+
+    for _ in range(100):
+        text = json.dumps(tree(0))
+        for chunk in (1, 3, 64) if len(text) < 200 else (7, 64):
+            assert _archive._nesting(text.encode(), chunk) == _reference_nesting(text)
+    text = json.dumps({"a[": ['\\"[{', [[{"}": "\\\\"}]]], "b": "]]]"})
+    for chunk in (1, 2, 5, 4096):
+        assert _archive._nesting(text.encode(), chunk) == (5, 5)
 
 
 def test_arrays_are_used_once_and_all_used(fitted, tmp_path):
@@ -517,6 +555,11 @@ def test_limits_are_applied_on_save_and_load(fitted, tmp_path, monkeypatch):
     with pytest.raises(ModelFileError, match="MAX_MEMBERS"):
         tabkit.load(path)
     monkeypatch.setattr(tabkit.serialization, "MAX_MEMBERS", 10_000)
+    monkeypatch.setattr(tabkit.serialization, "MAX_OBJECTS", 2)
+    with pytest.raises(ModelFileError, match="more estimators and modules than"):
+        tabkit.load(path)  # the model, its encoder and its module
+    monkeypatch.setattr(tabkit.serialization, "MAX_OBJECTS", 3)
+    assert type(tabkit.load(path)) is BoostedNNRegressor
     monkeypatch.setattr(tabkit.serialization, "MAX_JSON_DEPTH", 3)
     with pytest.raises(ModelFileError, match=r"nested \d+ levels deep \(at most 3\)"):
         tabkit.load(path)

@@ -47,6 +47,7 @@ __all__ = [
     "MAX_JSON_CONTAINERS",
     "MAX_JSON_DEPTH",
     "MAX_MEMBERS",
+    "MAX_OBJECTS",
     "MAX_STATE_BYTES",
     "MAX_TOTAL_BYTES",
     "load",
@@ -63,6 +64,8 @@ MAX_STATE_BYTES = 64 * 2**20
 MAX_JSON_DEPTH = 100
 #: Largest number of JSON arrays and objects in ``state.json``.
 MAX_JSON_CONTAINERS = 1_000_000
+#: Largest number of estimators and modules rebuilt from one file.
+MAX_OBJECTS = 10_000
 
 
 def _limits() -> _archive.Limits:
@@ -72,6 +75,7 @@ def _limits() -> _archive.Limits:
         state_bytes=MAX_STATE_BYTES,
         json_depth=MAX_JSON_DEPTH,
         json_containers=MAX_JSON_CONTAINERS,
+        objects=MAX_OBJECTS,
     )
 
 

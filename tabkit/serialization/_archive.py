@@ -73,6 +73,7 @@ class Limits:
     state_bytes: int
     json_depth: int
     json_containers: int
+    objects: int
 
 
 @dataclass
@@ -124,21 +125,39 @@ class _BoundedFile(io.RawIOBase):
 
 
 # ------------------------------------------------------------------- JSON
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_OPENERS, _CLOSERS = (ord("["), ord("{")), (ord("]"), ord("}"))
 
 
-def _nesting(raw: bytes) -> tuple[int, int]:
-    """(maximum depth, number of arrays and objects) of a JSON text, unparsed."""
-    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    depth = deepest = opened = 0
-    for start in range(0, len(codes), _CHUNK):
-        part = codes[start : start + _CHUNK]
-        opens = (part == ord("[")) | (part == ord("{"))
-        running = depth + np.cumsum(opens.astype(np.int32) * 2 - 1, dtype=np.int64)
+def _nesting(raw: bytes, chunk: int = _CHUNK // 4) -> tuple[int, int]:
+    """(maximum depth, number of arrays and objects) of a JSON text, unparsed.
+
+    One linear pass in chunks (no regular expression can be made to
+    backtrack): a quote preceded by an odd number of backslashes is escaped,
+    unescaped quotes delimit strings, and brackets outside strings count.
+    """
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    depth = deepest = opened = run = 0
+    inside = False
+    for start in range(0, len(codes), chunk):
+        part = codes[start : start + chunk]
+        index = np.arange(len(part))
+        slash = part == _BACKSLASH
+        # last position <= i that is not a backslash (-1: none in this chunk)
+        last = np.maximum.accumulate(np.where(slash, -1, index))
+        before = np.empty(len(part), dtype=np.int64)  # backslashes just before i
+        before[0] = run
+        before[1:] = index[:-1] - last[:-1] + np.where(last[:-1] < 0, run, 0)
+        quote = (part == _QUOTE) & (before % 2 == 0)
+        parity = (np.cumsum(quote, dtype=np.int64) + inside) % 2
+        outside = (parity == 0) & ~quote
+        opens = outside & np.isin(part, _OPENERS)
+        closes = outside & np.isin(part, _CLOSERS)
+        running = depth + np.cumsum(opens.astype(np.int8) - closes, dtype=np.int64)
         deepest = max(deepest, int(running.max()))
         depth, opened = int(running[-1]), opened + int(opens.sum())
+        inside = bool(parity[-1])
+        run = len(part) - 1 - int(last[-1]) + (run if last[-1] < 0 else 0)
     return deepest, opened
 
 

@@ -235,6 +235,15 @@ class Reader:
         self.used = [False] * len(arrays)
         self.legacy = version == 1
         self.limits = limits
+        self.objects = 0
+
+    def _count_object(self) -> None:
+        self.objects += 1
+        if self.objects > self.limits.objects:
+            raise ModelFileError(
+                "the file holds more estimators and modules than tabkit."
+                f"serialization.MAX_OBJECTS ({self.limits.objects})"
+            )
 
     def root(self, node: Any, class_name: str) -> BaseEstimator:
         """Decode the file's estimator, named ``class_name`` by the manifest."""
@@ -379,6 +388,7 @@ class Reader:
         name = node["__module__"]
         if not isinstance(name, str):
             raise _fail(where, "__module__ is not a class name")
+        self._count_object()
         cls = registry.entry(name, "module", self.legacy).resolve()
         where = f"{where} ({cls.__name__})"
         config = self._tag_dict(node["config"], f"{where}.config")
@@ -430,6 +440,7 @@ class Reader:
         name = node["__estimator__"]
         if not isinstance(name, str):
             raise _fail(where, "__estimator__ is not a class name")
+        self._count_object()
         entry = registry.entry(name, "estimator", self.legacy)
         cls = entry.resolve()
         raw_params = self._dict(node["params"], f"{where}.params")
