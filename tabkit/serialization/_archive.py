@@ -266,7 +266,9 @@ def _check_manifest(manifest: Any) -> tuple[int, dict[str, int | None], dict[str
     checksums = manifest["checksums"]
     bad = [n for n, c in checksums.items() if not _SHA256.fullmatch(str(c))]
     if bad:
-        raise ModelFileError(f"the manifest has malformed checksums for {bad[:3]}")
+        raise ModelFileError(
+            f"the manifest has malformed checksums for {bad[:3]!r:.200}"
+        )
     sizes: dict[str, int | None] = dict.fromkeys(checksums)
     if version >= 2:
         if set(manifest["sizes"]) != set(checksums):
@@ -275,7 +277,9 @@ def _check_manifest(manifest: Any) -> tuple[int, dict[str, int | None], dict[str
             )
         for name, size in manifest["sizes"].items():
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise ModelFileError(f"the manifest gives {name} the size {size!r:.60}")
+                raise ModelFileError(
+                    f"the manifest gives {name!r:.60} the size {size!r:.60}"
+                )
             sizes[name] = size
     return version, sizes, checksums
 
@@ -287,7 +291,9 @@ def _check_names(names: list[str]) -> int:
     arrays = [n for n in names if n != STATE]
     odd = [n for n in arrays if not _ARRAY_NAME.fullmatch(n)]
     if odd:
-        raise ModelFileError(f"the manifest lists unexpected members {sorted(odd)[:3]}")
+        raise ModelFileError(
+            f"the manifest lists unexpected members {sorted(odd)[:3]!r:.200}"
+        )
     numbers = sorted(int(n[7:-4]) for n in arrays)
     if numbers != list(range(len(numbers))):
         raise ModelFileError("the arrays are not numbered 0, 1, 2, ...")
@@ -372,7 +378,7 @@ def _check_infos(
         )
         raise ModelFileError(
             "corrupted: the members do not match the manifest (missing "
-            f"{missing[:3]}, unlisted {extra[:3]})"
+            f"{missing[:3]!r:.200}, unlisted {extra[:3]!r:.200})"
         )
     result = {}
     for info in infos:
@@ -434,16 +440,16 @@ def _read(archive: zipfile.ZipFile, limits: Limits) -> Contents:
         )
     names = [info.filename for info in infos]
     if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise ModelFileError(f"the file has several members named {twice[:3]}")
+        twice = sorted(n for n, count in Counter(names).items() if count > 1)
+        raise ModelFileError(f"the file has several members named {twice[:3]!r:.200}")
     if MANIFEST not in names:
         raise ModelFileError("not a tabkit model file (no manifest)")
     for info in infos:
         if info.flag_bits & 0x1:
-            raise ModelFileError(f"{info.filename} is encrypted")
+            raise ModelFileError(f"{info.filename!r:.80} is encrypted")
         if info.compress_type not in {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}:
             raise ModelFileError(
-                f"{info.filename} uses compression method {info.compress_type} "
+                f"{info.filename!r:.80} uses compression method {info.compress_type} "
                 "(tabkit writes only stored or deflated members)"
             )
     manifest_info = archive.getinfo(MANIFEST)
