@@ -461,6 +461,37 @@ def test_array_headers_are_checked_before_reading(fitted, tmp_path, header, mess
         tabkit.load(write_members(tmp_path / "m.tabkit", members))
 
 
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([True, False]),
+        np.arange(6, dtype=np.int8).reshape(2, 3),
+        np.arange(3, dtype=np.uint64),
+        np.linspace(0, 1, 4, dtype=np.float16),
+        np.array(["a", "é", "\U0001f600"]),
+        np.array(["2024-01-01"], dtype="datetime64[ns]"),
+        np.array([3], dtype="timedelta64[s]"),
+        np.arange(6.0).reshape(2, 3).astype(">f8"),
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        np.array(7),
+        np.zeros((0, 5)),
+    ],
+)
+def test_allowed_arrays_read_back_exactly(array):
+    back = _archive.parse_npy(bytearray(_archive.npy_bytes(array)), "a.npy")
+    np.testing.assert_array_equal(back, array)
+    assert back.shape == array.shape
+    assert back.dtype == array.dtype.newbyteorder("=")
+    assert back.flags.writeable
+
+
+def test_strings_beyond_unicode_are_refused():
+    header = "{'descr': '<U1', 'fortran_order': False, 'shape': (4,), }"
+    data = bytearray(npy_with_header(header, b"\xff" * 16))
+    with pytest.raises(ModelFileError, match="strings with invalid characters"):
+        _archive.parse_npy(data, "a.npy")
+
+
 def test_pickled_arrays_are_refused(fitted, tmp_path):
     members = members_of(fitted[2])
     buffer = io.BytesIO()

@@ -42,8 +42,9 @@ _MAX_MANIFEST_BYTES = 2**20
 _MAX_NPY_HEADER = 10_000
 _MAX_NDIM = 32
 _MAX_CODE_POINT = 0x10FFFF
-#: Array dtypes a model file may hold, by kind: bool, integers, floats, str.
-ARRAY_KINDS = frozenset("biufU")
+#: Array dtypes a model file may hold, by kind: bool, integers, floats, str,
+#: datetimes and timedeltas.
+ARRAY_KINDS = frozenset("biufUMm")
 #: Array dtypes that convert to torch tensors.
 TENSOR_DTYPES = frozenset(
     np.dtype(t).str[1:]
