@@ -405,7 +405,9 @@ class Reader:
             with torch.device("meta"):
                 expected = cls(**config).state_dict()
         except Exception as error:
-            raise _fail(where, f"{cls.__name__}({config}) fails: {error}") from None
+            raise _fail(
+                where, f"{cls.__name__}(**{config!r:.200}) fails: {error}"
+            ) from None
         if set(stored) != set(expected):
             raise _fail(
                 where,
