@@ -130,7 +130,7 @@ _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPENERS, _CLOSERS = (ord("["), ord("{")), (ord("]"), ord("}"))
 
 
-def _nesting(raw: bytes, chunk: int = _CHUNK // 4) -> tuple[int, int]:
+def _nesting(raw: bytes, chunk: int = 2**16) -> tuple[int, int]:
     """(maximum depth, number of arrays and objects) of a JSON text, unparsed.
 
     One linear pass in chunks (no regular expression can be made to
