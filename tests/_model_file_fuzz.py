@@ -57,6 +57,7 @@ def _models(tmp: Path) -> dict[str, Any]:
     """Fit one of each exportable kind and save it; return (path, use, original)."""
     import numpy as np
     import pandas as pd
+    from _format1 import format1_classifier, write_format1
 
     from tabkit import (
         BoostedNNClassifier,
@@ -150,13 +151,10 @@ def _models(tmp: Path) -> dict[str, Any]:
     for name, model in {"classifier": clf, "regressor": reg, "encoder": enc}.items():
         models[name] = (save(model, tmp / f"{name}.tabkit"), uses)
     models["relational"] = (rf.save(tmp / "relational.tabkit"), uses)
-    # a file of format 1 (written before model-file checks), and its inputs
-    data = Path(__file__).parent / "data"
-    old_inputs = pd.read_csv(
-        data / "classifier_format1_X.csv", dtype={"kind": "string"}
-    )
-    (tmp / "format1.tabkit").write_bytes((data / "classifier_format1.zip").read_bytes())
-    models["format1"] = (tmp / "format1.tabkit", lambda m: m.predict_proba(old_inputs))
+    # a file in the layout of format 1 (written before model-file checks)
+    old_model, old_inputs = format1_classifier()
+    old_path = write_format1(old_model, tmp / "format1.tabkit")
+    models["format1"] = (old_path, lambda m: m.predict_proba(old_inputs))
     return models
 
 
@@ -315,7 +313,7 @@ def hostile(tmp: Path, models: dict[str, Any]) -> dict[str, Any]:
     files["1 GiB member, manifest agrees"] = set_central_size(
         zip_with_zeros(agreeing, "arrays/0.npy", 4 * MIB), "arrays/0.npy", gib
     )
-    format1 = (Path(__file__).parent / "data" / "classifier_format1.zip").read_bytes()
+    format1 = models["format1"][0].read_bytes()
     files["1 GiB member, format 1"] = set_central_size(
         zip_with_zeros(members_of(format1), "arrays/0.npy", 4 * MIB),
         "arrays/0.npy",

@@ -7,12 +7,12 @@ import io
 import json
 import re
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _format1 import format1_classifier, write_format1
 from sklearn.linear_model import LinearRegression
 
 import tabkit
@@ -21,8 +21,6 @@ from tabkit import BoostedNNClassifier, BoostedNNRegressor, TabularEncoder
 from tabkit.exceptions import IncompatibleModelFileError, ModelFileError
 from tabkit.nn import BoostedNetwork
 from tabkit.serialization import _archive, _registry
-
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -116,18 +114,61 @@ def test_unfitted_estimator_and_encoder_roundtrip(tmp_path):
     pd.testing.assert_frame_equal(back.transform([[3.0]]), enc.transform([[3.0]]))
 
 
-def test_format_1_files_still_load():
-    """A file written by the format-1 writer (tabkit before model-file checks)."""
-    loaded = tabkit.load(DATA / "classifier_format1.zip")
+@pytest.fixture(scope="module")
+def format1(tmp_path_factory):
+    """A classifier, its inputs, and the classifier written in format 1."""
+    model, X = format1_classifier()
+    path = write_format1(model, tmp_path_factory.mktemp("format1") / "m.tabkit")
+    return model, X, path
+
+
+def test_format_1_files_still_load(format1):
+    """A file in the layout of the format-1 writer (before model-file checks)."""
+    model, X, path = format1
+    loaded = tabkit.load(path)
     assert type(loaded) is BoostedNNClassifier
     assert loaded.classes_.tolist() == ["no", "yes"]
-    X = pd.read_csv(DATA / "classifier_format1_X.csv", dtype={"kind": "string"})
-    expected = np.loadtxt(DATA / "classifier_format1_proba.txt")
-    np.testing.assert_allclose(loaded.predict_proba(X)[:, 1], expected, atol=1e-6)
+    assert loaded.module_.n_steps_done.shape == model.module_.n_steps_done.shape
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
-def test_format_1_names_are_only_the_frozen_ones(tmp_path):
-    members = members_of(DATA / "classifier_format1.zip")
+def test_format_1_helper_writes_the_old_layout(format1):
+    """The file the format-1 tests read has what only format 1 has."""
+    members = members_of(format1[2])
+    assert list(members)[:2] == ["manifest.json", "state.json"]
+    manifest = json.loads(members["manifest.json"])
+    assert list(manifest) == [
+        "format",
+        "format_version",
+        "tabkit_version",
+        "class",
+        "created",
+        "versions",
+        "checksums",
+    ]
+    assert manifest["format_version"] == 1
+    assert manifest["class"] == "tabkit.estimators._boosted:BoostedNNClassifier"
+    state = members["state.json"].decode()
+    assert set(re.findall(r'"__(?:estimator|module)__": "([^"]+)"', state)) == {
+        "tabkit.estimators._boosted:BoostedNNClassifier",
+        "tabkit.preprocessing._encoder:TabularEncoder",
+        "tabkit.nn.boosted:BoostedNetwork",
+    }
+    shapes = [
+        np.load(io.BytesIO(data)).shape
+        for name, data in members.items()
+        if name.startswith("arrays/")
+    ]
+    assert () not in shapes
+    assert (1,) in shapes  # the module's 0-d step counter, as format 1 wrote it
+    assert all(
+        hashlib.sha256(members[name]).hexdigest() == checksum
+        for name, checksum in manifest["checksums"].items()
+    )
+
+
+def test_format_1_names_are_only_the_frozen_ones(format1, tmp_path):
+    members = members_of(format1[2])
     state = json.loads(members["state.json"])
     state["__estimator__"] = "tabkit.estimators._boosted:_BoostedNN"
     members["state.json"] = json.dumps(state).encode()
