@@ -3,6 +3,25 @@
 
 from __future__ import annotations
 
+from tabkit.nn._mixing import (
+    feat_mix,
+    hidden_mix,
+    mixed_loss,
+    mixed_targets,
+    normalize_feature_weights,
+    sample_beta,
+)
 from tabkit.nn.boosted import BoostedNetwork
+from tabkit.nn.excelformer import ExcelFormer, excelformer_flops
 
-__all__ = ["BoostedNetwork"]
+__all__ = [
+    "BoostedNetwork",
+    "ExcelFormer",
+    "excelformer_flops",
+    "feat_mix",
+    "hidden_mix",
+    "mixed_loss",
+    "mixed_targets",
+    "normalize_feature_weights",
+    "sample_beta",
+]
