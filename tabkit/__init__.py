@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 
 from tabkit._version import __version__
-from tabkit.estimators import BoostedNNClassifier, BoostedNNRegressor
+from tabkit.estimators import (
+    BoostedNNClassifier,
+    BoostedNNRegressor,
+    ExcelFormerClassifier,
+    ExcelFormerRegressor,
+)
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational import Database, EntityTask, RelationalFeatures, Table
 from tabkit.serialization import load, save
@@ -22,6 +27,8 @@ __all__ = [
     "BoostedNNRegressor",
     "Database",
     "EntityTask",
+    "ExcelFormerClassifier",
+    "ExcelFormerRegressor",
     "RelationalFeatures",
     "Table",
     "TabularEncoder",

@@ -13,7 +13,13 @@ from sklearn.utils.estimator_checks import (
 )
 
 import tabkit
-from tabkit import BoostedNNClassifier, BoostedNNRegressor, TabularEncoder
+from tabkit import (
+    BoostedNNClassifier,
+    BoostedNNRegressor,
+    ExcelFormerClassifier,
+    ExcelFormerRegressor,
+    TabularEncoder,
+)
 
 # One table of fast parameters, as scikit-learn's instance generator does.
 # subsample=1.0 keeps fits exactly equivalent to repeating rows (sample weights).
@@ -30,6 +36,24 @@ FAST_PARAMS: dict[type, dict] = {
         "units_per_step": 2,
         "learning_rate": 0.5,
         "subsample": 1.0,
+        "random_state": 0,
+    },
+    ExcelFormerClassifier: {
+        "d_token": 8,
+        "n_blocks": 1,
+        "n_heads": 2,
+        "max_epochs": 20,
+        "learning_rate": 1e-2,
+        "batch_size": 32,
+        "random_state": 0,
+    },
+    ExcelFormerRegressor: {
+        "d_token": 8,
+        "n_blocks": 1,
+        "n_heads": 2,
+        "max_epochs": 20,
+        "learning_rate": 1e-2,
+        "batch_size": 32,
         "random_state": 0,
     },
     TabularEncoder: {},
@@ -57,7 +81,18 @@ _WEIGHTS_REASON = (
     "amplify beyond the check's 1e-7; covered by "
     "tests/test_boosted_nn.py::test_sample_weight_equals_repetition"
 )
+_MINIBATCH_WEIGHTS_REASON = (
+    "mini-batch training is not invariant to repeating rows (the batches "
+    "differ); covered by tests/test_minibatch_base.py::"
+    "test_sample_weight_zero_equals_dropping_rows"
+)
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
+    ExcelFormerClassifier: {
+        "check_sample_weight_equivalence_on_dense_data": _MINIBATCH_WEIGHTS_REASON
+    },
+    ExcelFormerRegressor: {
+        "check_sample_weight_equivalence_on_dense_data": _MINIBATCH_WEIGHTS_REASON
+    },
     BoostedNNClassifier: {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_REASON
     },

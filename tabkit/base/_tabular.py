@@ -163,6 +163,9 @@ class TabularEstimator(TorchEstimator):
         self, inputs: Batch, y: np.ndarray, weight: np.ndarray | None
     ) -> Batch:
         device = inputs.x_num.device
+        y = np.asarray(y)
+        if not y.flags.writeable:  # e.g. a read-only view of a pandas column
+            y = y.copy()
         y_t = torch.as_tensor(y, dtype=self._target_dtype, device=device)
         w_t = None
         if weight is not None:

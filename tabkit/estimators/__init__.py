@@ -15,10 +15,18 @@ Examples
 from __future__ import annotations
 
 from tabkit.estimators._boosted import BoostedNNClassifier, BoostedNNRegressor
+from tabkit.estimators._excelformer import ExcelFormerClassifier, ExcelFormerRegressor
 
 #: Model family name -> (classifier class, regressor class).
 FAMILIES: dict[str, tuple[type, type]] = {
     "boosted_nn": (BoostedNNClassifier, BoostedNNRegressor),
+    "excelformer": (ExcelFormerClassifier, ExcelFormerRegressor),
 }
 
-__all__ = ["FAMILIES", "BoostedNNClassifier", "BoostedNNRegressor"]
+__all__ = [
+    "FAMILIES",
+    "BoostedNNClassifier",
+    "BoostedNNRegressor",
+    "ExcelFormerClassifier",
+    "ExcelFormerRegressor",
+]

@@ -320,6 +320,22 @@ BOOSTED_NN_STATE: dict[str, TypeSpec] = {
     "validation_score_": np.ndarray,
 }
 
+#: Fitted attributes of every ``tabkit.base.MiniBatchEstimator``.
+MINIBATCH_STATE: dict[str, TypeSpec] = {
+    **TABULAR_STATE,
+    "history_": History,
+    "n_iter_": int,
+    "best_epoch_": (int, None),
+}
+
+EXCELFORMER_STATE: dict[str, TypeSpec] = {
+    **MINIBATCH_STATE,
+    "module_": "tabkit.nn.ExcelFormer",
+    "feature_order_": np.ndarray,
+    "mi_scores_": np.ndarray,
+    "feature_names_": list,
+}
+
 #: scikit-learn's ``set_output`` configuration of a transformer.
 _OUTPUT_CONFIG: dict[str, TypeSpec] = {"_sklearn_output_config": dict}
 
@@ -376,9 +392,12 @@ RELATIONAL_FEATURES_STATE: dict[str, TypeSpec] = {
 # One line per exportable class (the stable name is also where it is imported).
 register_estimator("tabkit.estimators.BoostedNNClassifier", BOOSTED_NN_STATE)
 register_estimator("tabkit.estimators.BoostedNNRegressor", BOOSTED_NN_STATE)
+register_estimator("tabkit.estimators.ExcelFormerClassifier", EXCELFORMER_STATE)
+register_estimator("tabkit.estimators.ExcelFormerRegressor", EXCELFORMER_STATE)
 register_estimator("tabkit.preprocessing.TabularEncoder", TABULAR_ENCODER_STATE)
 register_estimator("tabkit.relational.RelationalFeatures", RELATIONAL_FEATURES_STATE)
 register_module("tabkit.nn.BoostedNetwork")
+register_module("tabkit.nn.ExcelFormer")
 
 #: Names written by format 1 (``module:QualName``), frozen: new classes only
 #: ever appear under their stable names.
