@@ -66,9 +66,11 @@ test: install-test gbnn data lint typecheck pytest
 # but another CPU takes other SIMD code paths (torch, NumPy, BLAS) and changes the last
 # digits, so the examples round or compare. This runs the README, the docs pages and
 # the doctests a second time on torch's generic kernels instead of its AVX2 / AVX-512
-# ones. Run it after `make test` (it installs nothing).
+# ones; on x86-64 also with OpenBLAS (NumPy, SciPy) on its SSE3 kernels and MKL (torch's
+# BLAS) on its baseline code path. Run it after `make test` (it installs nothing).
+PORTABLE_ENV := ATEN_CPU_CAPABILITY=default $(if $(filter x86_64 amd64 AMD64,$(shell uname -m)),OPENBLAS_CORETYPE=Prescott MKL_CBWR=COMPATIBLE,)
 test-portable:
-	ATEN_CPU_CAPABILITY=default $(BIN)/python -m pytest README.md docs tabkit
+	$(PORTABLE_ENV) $(BIN)/python -m pytest README.md docs tabkit
 
 # Build the wheel, install it into a fresh environment and import it from there.
 wheel-check: venv
