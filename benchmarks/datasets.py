@@ -10,7 +10,7 @@ Registering a dataset is one line::
 
 Suites: ``foundation`` (breast_cancer, digits, diabetes and the synthetic
 ``make_classification_20k``), ``public`` (the 13 public datasets of
-``reference/datasets.md``, loaded through ``tabkit.datasets``) and
+``tabkit.datasets.list_datasets()``, loaded through ``tabkit.datasets``) and
 ``small_public`` (its 5 datasets under 2,000 rows). breast_cancer, digits and
 diabetes ship with scikit-learn and keep their scikit-learn loaders, which
 ``tabkit.datasets`` mirrors (a test checks that the two agree).
@@ -39,7 +39,7 @@ SUITES: dict[str, list[str]] = {}
 SIZES: dict[str, str] = {}
 #: Size classes: small below ``SMALL_ROWS`` rows, medium up to ``MEDIUM_ROWS``.
 SMALL_ROWS, MEDIUM_ROWS = 2_000, 60_000
-#: The 13 public datasets (``reference/datasets.md``, in its order) and sizes.
+#: The 13 public datasets (binary, multiclass, then regression) and size classes.
 PUBLIC_SIZES: dict[str, str] = {
     "breast_cancer": "small",
     "german_credit": "small",
@@ -58,7 +58,7 @@ PUBLIC_SIZES: dict[str, str] = {
 
 
 def size_class(n_rows: int) -> str:
-    """Size class of a dataset of ``n_rows`` rows (``BENCHMARKS.md``).
+    """Size class of a dataset of ``n_rows`` rows.
 
     Parameters
     ----------

