@@ -499,7 +499,7 @@ class Database:
         ----------
         url : str, path or sqlalchemy.URL
             A file path or ``sqlite:///path`` (SQLite, the embedded default),
-            ``duckdb:///path`` (the ``tabkit[duckdb]`` extra),
+            ``duckdb:///path`` (the ``tabkit-ml[duckdb]`` extra),
             ``postgresql://user@host/db`` (a driver such as ``psycopg2``), or
             any other SQLAlchemy URL.
         tables : sequence of str, optional
