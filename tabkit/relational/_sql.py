@@ -38,7 +38,9 @@ logger = logging.getLogger(__name__)
 #: Name of the metadata table written next to the data.
 SCHEMA_TABLE = "tabkit_schema"
 _DRIVER_HINTS = {
-    "duckdb": "DuckDB URLs need duckdb and duckdb-engine: pip install 'tabkit-ml[duckdb]'",
+    "duckdb": (
+        "DuckDB URLs need duckdb and duckdb-engine: pip install 'tabkit-ml[duckdb]'"
+    ),
     "postgresql": (
         "PostgreSQL URLs need a driver: pip install 'psycopg[binary]' (for "
         "postgresql+psycopg://, and postgresql:// with SQLAlchemy >= 2.1) or "
