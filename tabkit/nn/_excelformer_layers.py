@@ -121,10 +121,15 @@ class SemiPermeableAttention(nn.Module):
 
     Token ``i`` attends to tokens ``j <= i`` only. With features sorted by
     decreasing mutual information this is ExcelFormer's semi-permeable
-    attention. The training path uses
+    attention; the softmax probabilities get dropout (training only), as in
+    the reference code. The forward pass runs
     :func:`torch.nn.functional.scaled_dot_product_attention` with
-    ``is_causal=True``; :meth:`probabilities` computes the same attention
-    explicitly.
+    ``is_causal=True`` (a fused kernel), except for CPU training with dropout:
+    PyTorch's fused CPU kernel has no dropout and its fallback is slow, so a
+    hand-written kernel with the same result computes it (each head's scores
+    stay in cache; two ``(batch, heads, f, f)`` tensors are kept for the
+    backward pass). Dropout draws from the global torch RNG in both cases.
+    :meth:`probabilities` computes the attention explicitly.
 
     The query, key and value projections are one fused ``Linear(d, 3d)``; each
     of the three ``(d, d)`` blocks is initialised from
