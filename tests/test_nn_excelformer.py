@@ -172,6 +172,7 @@ def test_config_rebuilds_the_same_module(prenorm):
         ({"n_blocks": 0}, "n_blocks"),
         ({"n_heads": 2.0}, "n_heads"),
         ({"attention_dropout": 1.0}, "attention_dropout"),
+        ({"attention_dropout": "0.1"}, "attention_dropout must be a number"),
         ({"residual_dropout": -0.1}, "residual_dropout"),
         ({"init_scale": 0.0}, "init_scale"),
         ({"prenorm": "yes"}, "prenorm"),

@@ -11,6 +11,16 @@ from torch import Tensor, nn
 
 from tabkit.nn._attention import causal_attention, split_heads
 
+# ================================================================= validation
+
+
+def _check_rate(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+
+
 # ============================================================ initialisation
 
 
@@ -180,6 +190,7 @@ class SemiPermeableAttention(nn.Module):
             raise ValueError(
                 f"d_token must be divisible by n_heads, got {d_token=}, {n_heads=}"
             )
+        _check_rate("dropout", dropout)
         self.n_heads = n_heads
         self.dropout = dropout
         self.init_scale = init_scale

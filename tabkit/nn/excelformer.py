@@ -31,6 +31,7 @@ from tabkit.nn._excelformer_layers import (
     ExcelFormerBlock,
     GatedFeatureEmbedding,
     SemiPermeableAttention,
+    _check_rate,
     attenuated_uniform_,
 )
 
@@ -51,11 +52,6 @@ __all__ = [
 def _check_int(name: str, value: int, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_rate(name: str, value: float) -> None:
-    if isinstance(value, bool) or not (0.0 <= value < 1.0):
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
 # ===================================================================== model
@@ -166,7 +162,9 @@ class ExcelFormer(nn.Module):
             )
         _check_rate("attention_dropout", attention_dropout)
         _check_rate("residual_dropout", residual_dropout)
-        if not (isinstance(init_scale, int | float) and 0 < init_scale < math.inf):
+        if isinstance(init_scale, bool) or not (
+            isinstance(init_scale, int | float) and 0 < init_scale < math.inf
+        ):
             raise ValueError(f"init_scale must be positive, got {init_scale=}")
         if not isinstance(prenorm, bool):
             raise ValueError(f"prenorm must be a bool, got {prenorm=}")
