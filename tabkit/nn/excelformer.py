@@ -74,7 +74,10 @@ class ExcelFormer(nn.Module):
     d_out)``, as the reference code. With ``n_heads == 1`` the attention has no
     output projection (also as the reference), so the parameter count is that
     of the authors' code: with ``d_token=256, n_blocks=3, n_heads=32`` it is
-    1,213,212 for 25 features and one output.
+    1,213,212 for 25 features and one output. There is no feed-forward
+    dropout: the reference code stores an ``ffn_dropout`` but never applies
+    it. The reference defaults are ``d_token=256, n_heads=32``; the defaults
+    here are sized for CPUs.
 
     Parameters
     ----------
