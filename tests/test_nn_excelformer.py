@@ -172,6 +172,7 @@ def test_config_rebuilds_the_same_module(prenorm):
         ({"n_blocks": 0}, "n_blocks"),
         ({"n_heads": 2.0}, "n_heads"),
         ({"attention_dropout": 1.0}, "attention_dropout"),
+        ({"attention_dropout": "0.1"}, "attention_dropout must be a number"),
         ({"residual_dropout": -0.1}, "residual_dropout"),
         ({"init_scale": 0.0}, "init_scale"),
         ({"prenorm": "yes"}, "prenorm"),
@@ -458,3 +459,49 @@ def test_mixed_targets_give_the_mixed_loss_gradient(weighted):
     (g_l,) = torch.autograd.grad(loss_l, pred)
     torch.testing.assert_close(g_t, g_l)
     assert loss_l.item() >= loss_t.item()  # larger by a non-negative constant
+
+
+# ====================================================================== CUDA
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@cuda
+def test_cuda_forward_matches_cpu_and_keeps_the_mask():
+    torch.manual_seed(0)
+    net = ExcelFormer(7, 3, d_token=32, n_blocks=2, n_heads=4).eval()
+    x = torch.randn(16, 7)
+    gpu = ExcelFormer(**net.get_config()).cuda().eval()
+    gpu.load_state_dict(net.state_dict())
+    xg = x.cuda()
+    torch.testing.assert_close(gpu(xg).cpu(), net(x), rtol=1e-4, atol=1e-4)
+    maps = gpu.attention_maps(xg)
+    torch.testing.assert_close(maps.sum(-1), torch.ones_like(maps[..., 0]))
+    x2 = xg.clone()
+    x2[:, 4:] += 1
+    for a, b in zip(_block_states(gpu, xg), _block_states(gpu, x2), strict=True):
+        torch.testing.assert_close(a[:, :4], b[:, :4], rtol=0, atol=1e-6)
+    gpu.train()
+    loss = gpu(xg).square().mean()
+    loss.backward()
+    assert all(p.grad is not None for p in gpu.parameters())
+
+
+@cuda
+@pytest.mark.parametrize("generator_device", ["cpu", "cuda"])
+def test_cuda_mixing(generator_device):
+    z = torch.randn(32, 5, 8, device="cuda")
+    g = torch.Generator(device=generator_device).manual_seed(0)
+    z_mixed, lam, perm = feat_mix(z, torch.rand(5, device="cuda"), 0.5, g)
+    assert z_mixed.device == lam.device == perm.device == z.device
+    z_mixed, lam, perm = hidden_mix(z, 0.5, g)
+    assert z_mixed.device == lam.device == perm.device == z.device
+    r = sample_beta(
+        0.5, 20_000, torch.Generator(device=generator_device).manual_seed(1)
+    )
+    assert r.device.type == generator_device
+    assert abs(r.mean().item() - 0.5) < 0.02
+    logits = torch.randn(32, 3, device="cuda")
+    y = torch.randint(0, 3, (32,), device="cuda")
+    ce = partial(F.cross_entropy, reduction="none")
+    assert torch.isfinite(mixed_loss(ce, logits, y, lam, perm))

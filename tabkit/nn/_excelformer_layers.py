@@ -11,6 +11,16 @@ from torch import Tensor, nn
 
 from tabkit.nn._attention import causal_attention, split_heads
 
+# ================================================================= validation
+
+
+def _check_rate(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+
+
 # ============================================================ initialisation
 
 
@@ -121,10 +131,15 @@ class SemiPermeableAttention(nn.Module):
 
     Token ``i`` attends to tokens ``j <= i`` only. With features sorted by
     decreasing mutual information this is ExcelFormer's semi-permeable
-    attention. The training path uses
+    attention; the softmax probabilities get dropout (training only), as in
+    the reference code. The forward pass runs
     :func:`torch.nn.functional.scaled_dot_product_attention` with
-    ``is_causal=True``; :meth:`probabilities` computes the same attention
-    explicitly.
+    ``is_causal=True`` (a fused kernel), except for CPU training with dropout:
+    PyTorch's fused CPU kernel has no dropout and its fallback is slow, so a
+    hand-written kernel with the same result computes it (each head's scores
+    stay in cache; two ``(batch, heads, f, f)`` tensors are kept for the
+    backward pass). Dropout draws from the global torch RNG in both cases.
+    :meth:`probabilities` computes the attention explicitly.
 
     The query, key and value projections are one fused ``Linear(d, 3d)``; each
     of the three ``(d, d)`` blocks is initialised from
@@ -175,6 +190,7 @@ class SemiPermeableAttention(nn.Module):
             raise ValueError(
                 f"d_token must be divisible by n_heads, got {d_token=}, {n_heads=}"
             )
+        _check_rate("dropout", dropout)
         self.n_heads = n_heads
         self.dropout = dropout
         self.init_scale = init_scale

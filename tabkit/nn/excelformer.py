@@ -31,6 +31,7 @@ from tabkit.nn._excelformer_layers import (
     ExcelFormerBlock,
     GatedFeatureEmbedding,
     SemiPermeableAttention,
+    _check_rate,
     attenuated_uniform_,
 )
 
@@ -53,11 +54,6 @@ def _check_int(name: str, value: int, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _check_rate(name: str, value: float) -> None:
-    if isinstance(value, bool) or not (0.0 <= value < 1.0):
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-
-
 # ===================================================================== model
 
 
@@ -78,7 +74,10 @@ class ExcelFormer(nn.Module):
     d_out)``, as the reference code. With ``n_heads == 1`` the attention has no
     output projection (also as the reference), so the parameter count is that
     of the authors' code: with ``d_token=256, n_blocks=3, n_heads=32`` it is
-    1,213,212 for 25 features and one output.
+    1,213,212 for 25 features and one output. There is no feed-forward
+    dropout: the reference code stores an ``ffn_dropout`` but never applies
+    it. The reference defaults are ``d_token=256, n_heads=32``; the defaults
+    here are sized for CPUs.
 
     Parameters
     ----------
@@ -166,7 +165,9 @@ class ExcelFormer(nn.Module):
             )
         _check_rate("attention_dropout", attention_dropout)
         _check_rate("residual_dropout", residual_dropout)
-        if not (isinstance(init_scale, int | float) and 0 < init_scale < math.inf):
+        if isinstance(init_scale, bool) or not (
+            isinstance(init_scale, int | float) and 0 < init_scale < math.inf
+        ):
             raise ValueError(f"init_scale must be positive, got {init_scale=}")
         if not isinstance(prenorm, bool):
             raise ValueError(f"prenorm must be a bool, got {prenorm=}")
