@@ -205,8 +205,8 @@ class _ExcelFormer(MiniBatchEstimator):
         return BatchesOf(train, batch_size=self._batch_size(), shuffle=True)
 
     def _scheduler(self) -> SchedulerFactory | None:
-        """Linear warm-up over the first 10 % of updates, then cosine to zero."""
-        return warmup_cosine(warmup=0.1)
+        """Linear warm-up over the first 5 % of updates, then cosine to zero."""
+        return warmup_cosine(warmup=0.05)
 
     # ------------------------------------------------------------ training
     def _ordered(self, x_num: torch.Tensor) -> torch.Tensor:
@@ -362,7 +362,7 @@ class ExcelFormerClassifier(TorchClassifierMixin, _ExcelFormer):
     max_epochs : int, default=100
         Epoch limit.
     learning_rate : float, default=1e-3
-        Peak learning rate of AdamW (linear warm-up over the first 10 % of
+        Peak learning rate of AdamW (linear warm-up over the first 5 % of
         updates, then cosine decay to zero at ``max_epochs``).
     weight_decay : float, default=0.0
         AdamW weight decay (never on embeddings, norms and biases).
@@ -550,7 +550,7 @@ class ExcelFormerRegressor(TorchRegressorMixin, _ExcelFormer):
     max_epochs : int, default=100
         Epoch limit.
     learning_rate : float, default=1e-3
-        Peak learning rate of AdamW (linear warm-up over the first 10 % of
+        Peak learning rate of AdamW (linear warm-up over the first 5 % of
         updates, then cosine decay to zero at ``max_epochs``).
     weight_decay : float, default=0.0
         AdamW weight decay (never on embeddings, norms and biases).
