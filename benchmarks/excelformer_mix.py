@@ -40,28 +40,30 @@ from benchmarks.run import run_benchmark
 MIX_TYPES = ("feat_mix", "hidden_mix", "none")
 
 
-def _variant_feat_mix() -> TabkitAdapter:
-    return TabkitAdapter("excelformer", {"mix_type": "feat_mix"})
+class _Variant:
+    """Factory of one variant of ExcelFormer.
+
+    Instances live in this module, so that the isolated workers import it and
+    find the registrations.
+    """
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.params = params
+
+    def __call__(self) -> TabkitAdapter:
+        return TabkitAdapter("excelformer", self.params)
 
 
-def _variant_hidden_mix() -> TabkitAdapter:
-    return TabkitAdapter("excelformer", {"mix_type": "hidden_mix"})
-
-
-def _variant_none() -> TabkitAdapter:
-    return TabkitAdapter("excelformer", {"mix_type": "none"})
-
-
-#: Variant model name -> factory (module-level functions, so that the isolated
-#: workers import this module and find the registrations).
+#: Variant model name -> factory.
 VARIANTS = {
-    "excelformer_feat_mix": _variant_feat_mix,
-    "excelformer_hidden_mix": _variant_hidden_mix,
-    "excelformer_no_mix": _variant_none,
+    "excelformer_feat_mix": _Variant({"mix_type": "feat_mix"}),
+    "excelformer_hidden_mix": _Variant({"mix_type": "hidden_mix"}),
+    "excelformer_no_mix": _Variant({"mix_type": "none"}),
 }
-for _name, _factory in VARIANTS.items():
-    if _name not in MODELS:
-        register_model(_name, _factory)
+if __name__ != "__main__":  # registered under the import name only
+    for _name, _factory in VARIANTS.items():
+        if _name not in MODELS:
+            register_model(_name, _factory)
 
 
 def normalized(scores: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -168,4 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the registrations under the module's import name, which the workers
+    # import (functions of ``__main__`` cannot be found there).
+    import importlib
+
+    raise SystemExit(importlib.import_module("benchmarks.excelformer_mix").main())
