@@ -29,7 +29,6 @@ import argparse
 import logging
 import shlex
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +39,7 @@ import pandas as pd
 
 from benchmarks._env import collect_environment, csv_list
 from benchmarks.datasets import load_dataset
+from benchmarks.excelformer_throughput import matmul_peak_gflops
 from benchmarks.measure import limit_threads
 from benchmarks.protocol import is_classification, make_split
 from benchmarks.report import md_table
@@ -52,37 +52,6 @@ CONFIG = {"d_token": 64, "n_blocks": 3, "n_heads": 4, "batch_size": 256}
 TRAIN_CAP = 20_000
 #: Mixing of tabkit -> pytorch-frame's name for the same augmentation.
 MIXES = {"none": None, "feat_mix": "feature", "hidden_mix": "hidden"}
-
-
-def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
-    """Measure float32 ``torch.mm`` GFLOP/s (best of ``repeats``) at ``threads``.
-
-    Parameters
-    ----------
-    threads : int
-        Torch threads.
-    size : int, default=2048
-        Square matrix size.
-    repeats : int, default=5
-        Timed products (after one warm-up).
-
-    Returns
-    -------
-    float
-        GFLOP/s (``2 * size**3`` FLOPs per product).
-    """
-    import torch
-
-    with limit_threads(threads, set_torch=True):
-        a = torch.randn(size, size)
-        b = torch.randn(size, size)
-        torch.mm(a, b)
-        best = np.inf
-        for _ in range(repeats):
-            tick = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - tick)
-    return 2 * size**3 / best / 1e9
 
 
 def _median_after_warmup(seconds: Sequence[float]) -> float:
@@ -175,7 +144,8 @@ def measure(
     """
     from tabkit.nn import excelformer_flops
 
-    peak = matmul_peak_gflops(threads)
+    with limit_threads(threads, set_torch=True):
+        peak = matmul_peak_gflops()
     rows = []
     for name in datasets:
         X, y, task = load_dataset(name)
