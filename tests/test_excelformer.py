@@ -212,6 +212,8 @@ def test_presets_pickle_and_bad_parameters(signal):
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     with pytest.raises(ValueError, match="divisible by n_heads"):
         ExcelFormerClassifier(**{**FAST, "d_token": 10, "n_heads": 4}).fit(X, y)
+    with pytest.raises(ValueError, match="every input column was dropped"):
+        ExcelFormerClassifier(**FAST).fit(pd.DataFrame({"a": [np.nan] * 50}), y[:50])
     with pytest.raises(ValueError, match="mix_type"):
         ExcelFormerClassifier(mix_type="cutmix").fit(X, y)
 

@@ -149,6 +149,11 @@ class _ExcelFormer(MiniBatchEstimator):
     def _prepare(self, train: Batch, generator: torch.Generator) -> None:
         """Order the encoded features by mutual information with the target."""
         assert train.y is not None
+        if train.x_num.shape[1] == 0:
+            raise ValueError(
+                f"{type(self).__name__} needs at least one feature; every input "
+                "column was dropped by the encoder (all values missing?)"
+            )
         x = train.x_num.detach().cpu().numpy().astype(np.float64)
         y = train.y.detach().cpu().numpy()
         weight = None if train.weight is None else train.weight.cpu().numpy()
@@ -177,14 +182,8 @@ class _ExcelFormer(MiniBatchEstimator):
         return np.asarray(mi / total)
 
     def _build_module(self, train: Batch) -> nn.Module:
-        n_features = train.x_num.shape[1]
-        if n_features == 0:
-            raise ValueError(
-                f"{type(self).__name__} needs at least one feature; every input "
-                "column was dropped by the encoder (all values missing?)"
-            )
         return ExcelFormer(
-            n_features,
+            train.x_num.shape[1],
             self._n_outputs,
             d_token=self.d_token,
             n_blocks=self.n_blocks,
