@@ -700,7 +700,7 @@ def test_to_sql_rejects_unstorable(tmp_path):
 
 def test_missing_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "duckdb_engine", None)
-    with pytest.raises(ImportError, match=r"tabkit\[duckdb\]"):
+    with pytest.raises(ImportError, match=r"tabkit-ml\[duckdb\]"):
         connect("duckdb:///:memory:", read_only=False)
 
 
