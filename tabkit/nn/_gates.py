@@ -76,7 +76,8 @@ class _TanhGLU(torch.autograd.Function):
         grad_h = torch.empty_like(h)
         grad_value, grad_gate = grad_h.chunk(2, dim=-1)
         torch.mul(grad, t, out=grad_value)
-        torch.ops.aten.tanh_backward.grad_input(grad * value, t, grad_input=grad_gate)
+        torch.mul(grad, value, out=grad_gate)
+        torch.ops.aten.tanh_backward.grad_input(grad_gate, t, grad_input=grad_gate)
         return grad_h
 
 
@@ -109,7 +110,8 @@ class _GatedEmbedding(torch.autograd.Function):
         g = grad.new_empty(b, f, 2 * d)
         g_value, g_gate = g.chunk(2, dim=-1)
         torch.mul(grad, t, out=g_value)
-        torch.ops.aten.tanh_backward.grad_input(grad * value, t, grad_input=g_gate)
+        torch.mul(grad, value, out=g_gate)
+        torch.ops.aten.tanh_backward.grad_input(g_gate, t, grad_input=g_gate)
         lhs = torch.stack([x.T, torch.ones_like(x.T)], dim=1)  # (f, 2, b)
         params = torch.bmm(lhs, g.transpose(0, 1))  # (f, 2, 2 d)
         grad_x = None
