@@ -100,19 +100,27 @@ class _CausalDropoutAttention(torch.autograd.Function):
         d = d3 // 3
         d_head = d // n_heads
         scale, inv_keep = 1.0 / math.sqrt(d_head), 1.0 / (1.0 - p)
-        bias = _causal_bias(f, qkv)
-        probs = qkv.new_empty(n_heads, b, f, f)
+        width = _score_width(f)
+        bias = _causal_bias(f, width, qkv)
+        probs = qkv.new_empty(n_heads, b, f, width)
         kept = torch.empty_like(probs)
-        scores = qkv.new_empty(b, f, f)  # scratch, reused by every head
+        scores = qkv.new_empty(b, f, width)  # scratch, reused by every head
         head_out = qkv.new_empty(b, f, d_head)  # scratch
+        keys = qkv.new_zeros(b, width, d_head) if width > f else None  # padded keys
+        if width > f:
+            kept[..., f:].zero_()
         out = qkv.new_empty(b, f, d)
         for h in range(n_heads):  # one head at a time: its (b, f, f) stays in cache
             q, k = _head(qkv, h, d_head, 0), _head(qkv, h, d_head, d)
             v = _head(qkv, h, d_head, 2 * d)
+            if keys is not None:  # zero keys in the padding: their scores are -inf
+                keys[:, :f].copy_(k)
+                k = keys
             torch.baddbmm(bias, q, k.mT, alpha=scale, out=scores)
             s = torch.softmax(scores, -1, out=probs[h])
-            a = kept[h].uniform_().ge_(p).mul_(s)  # A = K * P
-            torch.baddbmm(head_out, a, v, beta=0.0, alpha=inv_keep, out=head_out)
+            kept[h, ..., :f].uniform_()
+            a = kept[h].ge_(p).mul_(s)  # A = K * P (zero in the padding)
+            torch.baddbmm(head_out, a[..., :f], v, beta=0.0, alpha=inv_keep, out=head_out)
             _head(out, h, d_head, 0).copy_(head_out)
         ctx.save_for_backward(qkv, probs, kept)
         ctx.n_heads = n_heads
@@ -134,10 +142,11 @@ class _CausalDropoutAttention(torch.autograd.Function):
         for h in range(n_heads):
             q, k = _head(qkv, h, d_head, 0), _head(qkv, h, d_head, d)
             v, g = _head(qkv, h, d_head, 2 * d), _head(grad_out, h, d_head, 0)
-            tmp.baddbmm_(kept[h].mT, g, beta=0.0, alpha=inv_keep)
+            a, s = kept[h, ..., :f], probs[h, ..., :f]
+            tmp.baddbmm_(a.mT, g, beta=0.0, alpha=inv_keep)
             _head(grad_qkv, h, d_head, 2 * d).copy_(tmp)  # dV
-            grad_s.baddbmm_(g, v.mT, beta=0.0, alpha=inv_keep).mul_(kept[h])  # A dA
-            grad_s.addcmul_(probs[h], grad_s.sum(-1, keepdim=True), value=-1.0)  # dS
+            grad_s.baddbmm_(g, v.mT, beta=0.0, alpha=inv_keep).mul_(a)  # A dA
+            grad_s.addcmul_(s, grad_s.sum(-1, keepdim=True), value=-1.0)  # dS
             tmp.baddbmm_(grad_s, k, beta=0.0, alpha=scale)
             _head(grad_qkv, h, d_head, 0).copy_(tmp)  # dQ
             tmp.baddbmm_(grad_s.mT, q, beta=0.0, alpha=scale)
@@ -145,10 +154,20 @@ class _CausalDropoutAttention(torch.autograd.Function):
         return grad_qkv, None, None
 
 
-def _causal_bias(f: int, like: Tensor) -> Tensor:
-    """Return the ``(f, f)`` additive causal mask: 0 on and below the diagonal, -inf above."""
-    above = torch.ones(f, f, dtype=torch.bool, device=like.device).triu_(1)
-    return torch.zeros(f, f, dtype=like.dtype, device=like.device).masked_fill_(
+def _score_width(f: int) -> int:
+    """Row width of the score buffers: ``f``, padded to 16 below 16.
+
+    PyTorch's CPU softmax is vectorised over the last dimension and is about
+    ten times slower per row when that dimension is shorter than one AVX-512
+    vector (16 floats); padding columns with ``-inf`` scores changes nothing.
+    """
+    return max(f, 16)
+
+
+def _causal_bias(f: int, width: int, like: Tensor) -> Tensor:
+    """Return the ``(f, width)`` additive causal mask: 0 where ``j <= i``, else -inf."""
+    above = torch.ones(f, width, dtype=torch.bool, device=like.device).triu_(1)
+    return torch.zeros(f, width, dtype=like.dtype, device=like.device).masked_fill_(
         above, -math.inf
     )
 
