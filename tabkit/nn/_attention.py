@@ -100,19 +100,28 @@ class _CausalDropoutAttention(torch.autograd.Function):
         d = d3 // 3
         d_head = d // n_heads
         scale, inv_keep = 1.0 / math.sqrt(d_head), 1.0 / (1.0 - p)
-        above = torch.ones(f, f, dtype=torch.bool, device=qkv.device).triu_(1)
-        probs = qkv.new_empty(n_heads, b, f, f)
+        width = _score_width(f)
+        bias = _causal_bias(f, width, qkv)
+        probs = qkv.new_empty(n_heads, b, f, width)
         kept = torch.empty_like(probs)
-        heads = qkv.new_empty(n_heads, b, f, d_head)
+        scores = qkv.new_empty(b, f, width)  # scratch, reused by every head
+        head_out = qkv.new_empty(b, f, d_head)  # scratch
+        keys = qkv.new_zeros(b, width, d_head) if width > f else None  # padded keys
+        if width > f:
+            kept[..., f:].zero_()
+        out = qkv.new_empty(b, f, d)
         for h in range(n_heads):  # one head at a time: its (b, f, f) stays in cache
             q, k = _head(qkv, h, d_head, 0), _head(qkv, h, d_head, d)
             v = _head(qkv, h, d_head, 2 * d)
-            s = probs[h].baddbmm_(q, k.mT, beta=0.0, alpha=scale)
-            torch.softmax(s.masked_fill_(above, -math.inf), -1, out=s)
-            a = kept[h].uniform_().ge_(p).mul_(s)  # A = K * P
-            heads[h].baddbmm_(a, v, beta=0.0, alpha=inv_keep)
-        out = qkv.new_empty(b, f, d)
-        out.view(b, f, n_heads, d_head).copy_(heads.permute(1, 2, 0, 3))
+            if keys is not None:  # zero keys in the padding: their scores are -inf
+                keys[:, :f].copy_(k)
+                k = keys
+            torch.baddbmm(bias, q, k.mT, alpha=scale, out=scores)
+            s = torch.softmax(scores, -1, out=probs[h])
+            kept[h, ..., :f].uniform_()
+            a = kept[h].ge_(p).mul_(s)  # A = K * P (zero in the padding)
+            torch.baddbmm(head_out, a[..., :f], v, beta=0.0, alpha=inv_keep, out=head_out)
+            _head(out, h, d_head, 0).copy_(head_out)
         ctx.save_for_backward(qkv, probs, kept)
         ctx.n_heads = n_heads
         ctx.p = p
@@ -127,20 +136,40 @@ class _CausalDropoutAttention(torch.autograd.Function):
         d = d3 // 3
         d_head = d // n_heads
         scale, inv_keep = 1.0 / math.sqrt(d_head), 1.0 / (1.0 - p)
-        grad_out = grad_out.contiguous()
-        grads = qkv.new_empty(3, n_heads, b, f, d_head)  # dq, dk, dv per head
+        grad_qkv = torch.empty_like(qkv)
         grad_s = qkv.new_empty(b, f, f)  # scratch, reused by every head
+        tmp = qkv.new_empty(b, f, d_head)  # scratch
         for h in range(n_heads):
             q, k = _head(qkv, h, d_head, 0), _head(qkv, h, d_head, d)
             v, g = _head(qkv, h, d_head, 2 * d), _head(grad_out, h, d_head, 0)
-            grads[2, h].baddbmm_(kept[h].mT, g, beta=0.0, alpha=inv_keep)
-            grad_s.baddbmm_(g, v.mT, beta=0.0, alpha=inv_keep).mul_(kept[h])  # A dA
-            grad_s.addcmul_(probs[h], grad_s.sum(-1, keepdim=True), value=-1.0)  # dS
-            grads[0, h].baddbmm_(grad_s, k, beta=0.0, alpha=scale)
-            grads[1, h].baddbmm_(grad_s.mT, q, beta=0.0, alpha=scale)
-        grad_qkv = torch.empty_like(qkv)
-        grad_qkv.view(b, f, 3, n_heads, d_head).copy_(grads.permute(2, 3, 0, 1, 4))
+            a, s = kept[h, ..., :f], probs[h, ..., :f]
+            tmp.baddbmm_(a.mT, g, beta=0.0, alpha=inv_keep)
+            _head(grad_qkv, h, d_head, 2 * d).copy_(tmp)  # dV
+            grad_s.baddbmm_(g, v.mT, beta=0.0, alpha=inv_keep).mul_(a)  # A dA
+            grad_s.addcmul_(s, grad_s.sum(-1, keepdim=True), value=-1.0)  # dS
+            tmp.baddbmm_(grad_s, k, beta=0.0, alpha=scale)
+            _head(grad_qkv, h, d_head, 0).copy_(tmp)  # dQ
+            tmp.baddbmm_(grad_s.mT, q, beta=0.0, alpha=scale)
+            _head(grad_qkv, h, d_head, d).copy_(tmp)  # dK
         return grad_qkv, None, None
+
+
+def _score_width(f: int) -> int:
+    """Row width of the score buffers: ``f``, padded to 16 below 16.
+
+    PyTorch's CPU softmax is vectorised over the last dimension and is about
+    ten times slower per row when that dimension is shorter than one AVX-512
+    vector (16 floats); padding columns with ``-inf`` scores changes nothing.
+    """
+    return max(f, 16)
+
+
+def _causal_bias(f: int, width: int, like: Tensor) -> Tensor:
+    """Return the ``(f, width)`` additive causal mask: 0 where ``j <= i``, else -inf."""
+    above = torch.ones(f, width, dtype=torch.bool, device=like.device).triu_(1)
+    return torch.zeros(f, width, dtype=like.dtype, device=like.device).masked_fill_(
+        above, -math.inf
+    )
 
 
 def _head(x: Tensor, h: int, d_head: int, offset: int) -> Tensor:

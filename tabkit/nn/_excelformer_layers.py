@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tabkit.nn._attention import causal_attention, split_heads
+from tabkit.nn._gates import gated_embedding, tanh_glu
 
 # ================================================================= validation
 
@@ -120,10 +121,7 @@ class GatedFeatureEmbedding(nn.Module):
         -------
         z : Tensor of shape (batch_size, n_features, d_token)
         """
-        x = x.unsqueeze(-1)
-        value = torch.addcmul(self.bias1, x, self.weight1)
-        gate = torch.addcmul(self.bias2, x, self.weight2)
-        return value * torch.tanh(gate)
+        return gated_embedding(x, self.weight1, self.bias1, self.weight2, self.bias2)
 
 
 class SemiPermeableAttention(nn.Module):
@@ -295,9 +293,7 @@ class AttentiveFeedForward(nn.Module):
         -------
         out : Tensor of shape (..., d_token)
         """
-        h: Tensor = self.linear(x)
-        value, gate = h.chunk(2, dim=-1)
-        return value * torch.tanh(gate)
+        return tanh_glu(self.linear(x))
 
 
 class ExcelFormerBlock(nn.Module):

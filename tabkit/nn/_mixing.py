@@ -225,7 +225,10 @@ def feat_mix(
     u = torch.rand(b, f, generator=generator, device=generator.device)
     keep = (u > rate[:, None]).to(z.device)
     perm = perm.to(z.device)
-    z_mixed = torch.where(keep[:, :, None], z, z[perm])
+    # One gather of whole tokens: token (b, j) comes from row b or perm[b].
+    rows = torch.where(keep, torch.arange(b, device=z.device)[:, None], perm[:, None])
+    source = rows * f + torch.arange(f, device=z.device)
+    z_mixed = z.reshape(b * f, -1).index_select(0, source.view(-1)).view(z.shape)
     lam = keep.to(z.dtype) @ weights
     return z_mixed, lam, perm
 
@@ -278,7 +281,7 @@ def hidden_mix(
     u = torch.rand(b, d, generator=generator, device=generator.device)
     keep = (u < rate[:, None]).to(z.device)
     perm = perm.to(z.device)
-    z_mixed = torch.where(keep[:, None, :], z, z[perm])
+    z_mixed = torch.where(keep[:, None, :], z, z.index_select(0, perm))
     return z_mixed, rate.to(z.dtype).to(z.device), perm
 
 

@@ -273,8 +273,11 @@ class ExcelFormer(nn.Module):
         """
         for block in self.blocks:
             z = block(z)
-        # Linear(n_features -> 1) over the feature axis, without a transpose.
-        pooled = torch.matmul(self.feature_pool.weight, z).squeeze(-2)
+        # Linear(n_features -> 1) over the feature axis as a batched product: its
+        # gradient for z is contiguous (torch.matmul's would be transposed, and
+        # every backward op of the residual stream would inherit that layout).
+        weight = self.feature_pool.weight.expand(z.shape[0], 1, -1)
+        pooled = torch.bmm(weight, z).squeeze(1)
         h = self.activation(self.head_norm(pooled + self.feature_pool.bias))
         return self.output(h)  # type: ignore[no-any-return]
 
