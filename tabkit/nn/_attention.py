@@ -120,7 +120,9 @@ class _CausalDropoutAttention(torch.autograd.Function):
             s = torch.softmax(scores, -1, out=probs[h])
             kept[h, ..., :f].uniform_()
             a = kept[h].ge_(p).mul_(s)  # A = K * P (zero in the padding)
-            torch.baddbmm(head_out, a[..., :f], v, beta=0.0, alpha=inv_keep, out=head_out)
+            torch.baddbmm(
+                head_out, a[..., :f], v, beta=0.0, alpha=inv_keep, out=head_out
+            )
             _head(out, h, d_head, 0).copy_(head_out)
         ctx.save_for_backward(qkv, probs, kept)
         ctx.n_heads = n_heads
