@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import pickle
 import time
+import weakref
+from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -343,12 +346,26 @@ def fitted(db) -> RelationalFeatures:
     return rf.fit(shop_seeds())
 
 
-def test_matches_brute_force(db, fitted):
+@pytest.fixture(scope="module")
+def full(db) -> RelationalFeatures:
+    """Every planned feature: nothing dropped."""
+    rf = RelationalFeatures(
+        database=db,
+        entity_table="customers",
+        windows=("2D", "7D", None),
+        drop_redundant=False,
+    )
+    return rf.fit(shop_seeds())
+
+
+@pytest.mark.parametrize("which", ["fitted", "full"])
+def test_matches_brute_force(db, which, request):
+    rf = request.getfixturevalue(which)
     seeds = shop_seeds()
-    got = fitted.transform(seeds)
-    assert list(got.columns) == list(fitted.get_feature_names_out())
-    assert got.shape == (len(seeds), len(fitted.feature_names_out_))
-    assert_frames_agree(got, brute_force(fitted, db, seeds))
+    got = rf.transform(seeds)
+    assert list(got.columns) == list(rf.get_feature_names_out())
+    assert got.shape == (len(seeds), len(rf.feature_names_out_))
+    assert_frames_agree(got, brute_force(rf, db, seeds))
 
 
 def test_matches_brute_force_one_hop_without_parents(db):
@@ -415,9 +432,9 @@ def test_random_database_matches_brute_force(monkeypatch, chunk):
     assert got["events.value.nunique.10D"].max() > 1
 
 
-def test_hand_computed_values(fitted):
+def test_hand_computed_values(full):
     seeds = pd.DataFrame({"customer_id": [1, 1], "cutoff": days(3, 45)})
-    out = fitted.transform(seeds).iloc[0]
+    out = full.transform(seeds).iloc[0]
     # orders of customer 1 by day 3: 10 (day 1), 11 (day 3, 20.0), 12 (day 3, NaN)
     assert out["orders.count.2D"] == 2  # (day 1, day 3]
     assert out["orders.count.all"] == 3
@@ -440,7 +457,7 @@ def test_hand_computed_values(fitted):
     assert out["seed.days_since_last"] == 0
     assert out["store_id->stores.size"] == 100
     assert out["customers.region"] == "north"
-    late = fitted.transform(seeds).iloc[1]
+    late = full.transform(seeds).iloc[1]
     # order 20 (no time) never counts; order 17 (day 25) does
     assert late["orders.count.all"] == 4
     # prices 2.5 (twice) and, once product 3 is listed, 10 (item 108)
@@ -641,7 +658,9 @@ def test_composite_keys(db):
             "cutoff": pd.to_datetime(["2001-12-31"] * 2 + ["2002-12-31"]),
         }
     )
-    out = RelationalFeatures(database=base, entity_table="players").fit_transform(seeds)
+    out = RelationalFeatures(
+        database=base, entity_table="players", drop_redundant=False
+    ).fit_transform(seeds)
     assert out["stints.year__team->teams.wins.mean.all"].tolist() == [90, 90, 70]
     assert out["stints.year__team.nunique.all"].tolist() == [1, 1, 1]
 
@@ -700,10 +719,36 @@ def test_time_zone_aware_database():
         ({}, shop_seeds().to_numpy(), TypeError, "seed table"),
         (
             {},
-            pd.DataFrame({"customer_id": ["a"], "cutoff": days(3)}),
+            pd.DataFrame({"customer_id": [77], "cutoff": days(3)}),
             ValueError,
             "none of the seed keys",
         ),
+        (
+            {},
+            pd.DataFrame({"customer_id": ["1"], "cutoff": days(3)}),
+            ValueError,
+            "key column 'customer_id' holds string values",
+        ),
+        ({"exclude_columns": {"nope": "x"}}, None, ValueError, "table 'nope' is not"),
+        (
+            {"exclude_columns": {"orders": ["amount", "price"]}},
+            None,
+            ValueError,
+            "table 'orders' has no column 'price'",
+        ),
+        (
+            {"exclude_columns": {"orders": "customer_id"}},
+            None,
+            ValueError,
+            "column 'customer_id' of table 'orders' is a foreign key",
+        ),
+        (
+            {"exclude_columns": {"orders": "ts"}},
+            None,
+            ValueError,
+            "column 'ts' of table 'orders' is its time column",
+        ),
+        ({"exclude_columns": {"orders": [1]}}, None, TypeError, "exclude_columns"),
         (
             {},
             pd.DataFrame({"customer_id": [1], "cutoff": [pd.NaT]}),
@@ -744,19 +789,38 @@ def test_clone_get_set_params_share_the_database(db, fitted):
     pd.testing.assert_frame_equal(swapped.transform(early), fitted.transform(early))
 
 
-def test_pickle_keeps_the_fingerprint_not_the_tables(db, fitted):
+def test_pickle_keeps_a_reference_not_the_tables(db, fitted, monkeypatch):
+    from tabkit.relational import _shared
+
+    monkeypatch.setattr(_shared, "_loaded", OrderedDict())  # this test's loads
+    seeds = shop_seeds()
     blob = pickle.dumps(fitted)
-    assert b"pandas.core.frame" not in blob  # the plan, not the tables
-    assert b"Database" not in blob
+    assert b"pandas" not in blob  # the plan and a reference, not the tables
+    ref = fitted.__getstate__()["_database_ref"]
+    assert ref.fingerprint == db.fingerprint()
+    assert Path(ref.path).is_file()
+    assert pickle.dumps(fitted) == blob  # written once, the same reference
+    assert pickle.loads(blob).database is db  # this process: the database itself
+    # another process finds the copy on disk and memory-maps it
+    monkeypatch.setattr(_shared, "_live", weakref.WeakValueDictionary())
+    elsewhere = pickle.loads(blob)
+    assert elsewhere.database is not db
+    assert elsewhere.database.fingerprint() == db.fingerprint()
+    assert pickle.loads(blob).database is elsewhere.database  # loaded once
+    pd.testing.assert_frame_equal(elsewhere.transform(seeds), fitted.transform(seeds))
+    # once the copy is gone: no database, and the error says what to do
+    monkeypatch.setattr(_shared, "_live", weakref.WeakValueDictionary())
+    monkeypatch.setattr(_shared, "_loaded", OrderedDict())
+    Path(ref.path).unlink()
     loaded = pickle.loads(blob)
     assert loaded.database is None
     assert loaded.schema_fingerprint_ == db.fingerprint()
-    with pytest.raises(ValueError, match="set_params\\(database=db\\)"):
-        loaded.transform(shop_seeds())
+    with pytest.raises(ValueError, match="set_params\\(database=db\\)") as error:
+        loaded.transform(seeds)
+    assert "is gone" in str(error.value)
     loaded.set_params(database=db)
-    pd.testing.assert_frame_equal(
-        loaded.transform(shop_seeds()), fitted.transform(shop_seeds())
-    )
+    pd.testing.assert_frame_equal(loaded.transform(seeds), fitted.transform(seeds))
+    assert pickle.loads(pickle.dumps(fitted)).database is db  # a new copy
     f = shop_tables()
     f["orders"]["amount"] = f["orders"]["amount"].astype(str)
     with pytest.raises(SchemaError, match="'orders': column 'amount' is cat"):

@@ -3,8 +3,9 @@
 
 :class:`RelationalFeatures` turns a seed table (entity key, cut-off) into one
 row of features per seed, computed from the rows of the database known at the
-seed's cut-off (ARCHITECTURE.md's time rule). It is the strong tabular baseline
-of relational tasks: ``make_pipeline(RelationalFeatures(...), LGBMClassifier())``.
+seed's cut-off (tabkit's time rule: a prediction at cut-off ``t`` uses rows
+known at ``t`` only). It is the strong tabular baseline of relational tasks:
+``make_pipeline(RelationalFeatures(...), LGBMClassifier())``.
 
 Visibility. A row of a timed table is visible at cut-off ``t`` when its time is
 <= ``t`` (a missing time: never). A row reached through another row is visible
@@ -18,15 +19,17 @@ the child row's effective time, else they count as missing.
 
 The vectorised method (sorted rows, ``np.searchsorted`` window bounds, prefix
 sums, ``reduceat``) is described in :mod:`tabkit.relational._features_compute`;
-the fit-time plan in :mod:`tabkit.relational._features_plan`.
+the fit-time plan in :mod:`tabkit.relational._features_plan`; chunks of seeds
+and the search for constant and duplicate features in
+:mod:`tabkit.relational._features_run`.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -39,27 +42,29 @@ from sklearn.utils.validation import check_is_fitted
 from tabkit._compat import Interval, _fit_context
 from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
-from tabkit.relational._features_compute import NEVER, Computation, TableData, to_ns
+from tabkit.relational._features_compute import NEVER, to_ns
+from tabkit.relational._features_context import TableData
 from tabkit.relational._features_plan import (
     CATEGORICAL_AGGREGATES,
     NUMERIC_AGGREGATES,
     Planner,
+    check_excluded,
     check_names,
-    dedupe,
     describe,
     fingerprint,
-    name_part,
     parse_windows,
     window_label,
     window_span,
 )
-from tabkit.relational._table import Table
+from tabkit.relational._features_run import Plan, Redundancy, evaluate
+from tabkit.relational._shared import pickle_database, unpickle_database
+from tabkit.relational._table import Table, key_kind
 from tabkit.relational._time import normalize_time
 
 __all__ = ["RelationalFeatures"]
 
 logger = logging.getLogger(__name__)
-#: Output size (float32, GiB) above which ``fit`` logs a warning.
+#: Feature table size (float32, GiB) above which ``fit`` warns.
 _LARGE_GIB = 1.0
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -122,11 +127,28 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         columns with their ``max_categories`` most frequent values at fit plus
         ``"__other__"``; aggregated ones get per-value counts up to this many
         values.
+    exclude_columns : dict, optional
+        Columns never used, by table: ``{"orders": ["note", "coupon"]}`` (a
+        single column may be given as a string). They are left out everywhere:
+        as entity or parent columns, aggregated and carried. Only feature
+        columns can be excluded (not keys or time columns); an unknown table or
+        column is an error that names it.
+    drop_redundant : bool, default=True
+        Drop, at fit, the features that are constant on the fit's seeds or
+        equal to an earlier feature on all of them (see Notes);
+        :attr:`dropped_features_` lists them and :meth:`get_feature_names_out`
+        the others.
+    verbose : int, default=0
+        Above 0, show a progress bar (features computed) in ``fit`` and
+        ``transform``.
 
     Attributes
     ----------
     feature_names_out_ : ndarray of str
         Output columns, in order (see Notes).
+    dropped_features_ : dict of str to str
+        Features dropped at fit and why: ``"constant"`` or
+        ``"duplicate of <name>"`` (the kept feature with the same values).
     windows_ : list of [str, int or None]
         Window labels and spans in nanoseconds.
     columns_ : list of dict
@@ -156,11 +178,23 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     A seed whose entity is not in the entity table (or not yet visible) gets
     missing entity columns and zero counts.
 
+    Size. Features are computed in chunks of seeds straight into the float32
+    output. With ``drop_redundant``, ``fit`` computes every planned feature
+    once, chunk by chunk, keeping only a hash of each (not the table), and
+    drops the constant ones and the duplicates (a 7-day and a 30-day window
+    hold the same rows when rows are dated once a season; a mean over one row
+    is its sum); a feature table above 1 GiB raises a ``UserWarning`` that
+    says how to make it narrower. ``fit_transform`` is ``fit`` then
+    ``transform``.
+
     Pickles and model files keep the schema fingerprint, not the tables: after
-    loading, ``set_params(database=db)``; a database whose tables, keys or
-    columns used by the features differ is a :class:`SchemaError`. Process-based
-    parallelism pickles estimators too: ``GridSearchCV(..., n_jobs=2)`` needs
-    ``joblib.parallel_backend("threading")`` (or ``n_jobs=1``).
+    loading a model file, ``set_params(database=db)``; a database whose
+    tables, keys or columns used by the features differ is a
+    :class:`SchemaError`. A pickle refers to a copy of the database written
+    once to disk per database and process (removed when the process exits),
+    which is what process-based parallelism such as ``GridSearchCV(...,
+    n_jobs=2)`` needs: each worker process memory-maps that copy once. A
+    pickle whose copy is gone unpickles without a database.
 
     Examples
     --------
@@ -184,6 +218,8 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     >>> out = rf.fit_transform(seeds)
     >>> out[["orders.count.7D", "orders.amount.sum.all"]].to_numpy().tolist()
     [[1.0, 12.0], [0.0, 0.0]]
+    >>> rf.dropped_features_
+    {'orders.amount.sum.7D': 'duplicate of orders.count.7D'}
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -196,6 +232,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         "include_parents": ["boolean"],
         "time_features": ["boolean"],
         "max_categories": [Interval(Integral, 1, None, closed="left")],
+        "exclude_columns": [dict, None],
+        "drop_redundant": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -210,6 +249,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         include_parents: bool = True,
         time_features: bool = True,
         max_categories: int = 16,
+        exclude_columns: Mapping[str, str | Sequence[str]] | None = None,
+        drop_redundant: bool = True,
+        verbose: int = 0,
     ) -> None:
         self.database = database
         self.entity_table = entity_table
@@ -220,11 +262,14 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         self.include_parents = include_parents
         self.time_features = time_features
         self.max_categories = max_categories
+        self.exclude_columns = exclude_columns
+        self.drop_redundant = drop_redundant
+        self.verbose = verbose
 
     # ------------------------------------------------------------ public API
     @_validated
     def fit(self, X: Any, y: Any = None) -> RelationalFeatures:
-        """Plan the features: tables, columns, windows and category values.
+        """Plan the features, then drop the constant and duplicate ones.
 
         Parameters
         ----------
@@ -266,6 +311,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
             include_parents=bool(self.include_parents),
             max_categories=int(self.max_categories),
             nunique="nunique" in self.aggregates_["categorical"],
+            excluded=check_excluded(db, self.exclude_columns),
         )
         self.columns_ = planner.entity_columns()
         self.paths_ = planner.paths()
@@ -284,20 +330,20 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         ]
         self.schema_ = planner.schema()
         self.schema_fingerprint_ = fingerprint(db)
-        names = dedupe([name for name, _ in self._emit(None)])
-        self.feature_names_out_ = np.asarray(names, dtype=object)
-        size = len(keys) * len(names) * 4 / 2**30
-        log = logger.warning if size > _LARGE_GIB else logger.info
-        log(
-            "RelationalFeatures(%s): %d features from %d aggregation paths (%.2f "
-            "GiB for these %d seeds); fewer windows, aggregates, hops, "
-            "max_categories or include_parents=False give fewer",
-            self.entity_table,
-            len(names),
-            len(self.paths_),
-            size,
-            len(keys),
-        )
+        plan = self._plan()
+        names = plan.names()
+        self.dropped_features_: dict[str, str] = {}
+        if self.drop_redundant:
+            found = Redundancy(len(names))
+            wanted = [True] * len(names)
+            for _, j, value in evaluate(
+                plan, db, keys, cutoff, wanted, self._progress("fit")
+            ):
+                found.update(j, value)
+            self.dropped_features_ = found.dropped(names)
+        kept = [name for name in names if name not in self.dropped_features_]
+        self.feature_names_out_ = np.asarray(kept, dtype=object)
+        self._report_size(len(names), len(keys))
         return self
 
     def transform(self, X: Any) -> pd.DataFrame:
@@ -317,27 +363,35 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         db = self._database(fitted=True)
         keys, cutoff = self._check_seeds(X, db, reset=False)
-        ctx = Computation(db, str(self.entity_table), keys, cutoff, self.windows_)
-        names = self.feature_names_out_
-        n_cat = sum(spec["kind"] == "cat" for spec in self.columns_)
-        block = np.empty((len(keys), len(names) - n_cat), dtype=np.float32, order="F")
-        categorical: list[tuple[int, Any]] = []
-        filled = 0
-        emitted = 0
-        for emitted, (_, make) in enumerate(self._emit(ctx), start=1):
-            value = make()
-            if isinstance(value, pd.Categorical):
-                categorical.append((emitted - 1, value))
+        plan = self._plan()
+        names = plan.names()
+        dropped = getattr(self, "dropped_features_", {})
+        wanted = [name not in dropped for name in names]
+        if sum(wanted) != len(self.feature_names_out_):  # pragma: no cover
+            raise RuntimeError("RelationalFeatures planned an unexpected feature set")
+        categories = {j: c for j, c in plan.categorical_at().items() if wanted[j]}
+        numeric = [j for j in range(len(names)) if wanted[j] and j not in categories]
+        slot = {j: i for i, j in enumerate(numeric)}
+        n = len(keys)
+        values = np.empty((len(numeric), n), dtype=np.float32)  # column by column
+        codes = {j: np.full(n, -1, dtype=np.int32) for j in categories}
+        for rows, j, value in evaluate(
+            plan, db, keys, cutoff, wanted, self._progress("transform")
+        ):
+            if j in codes:
+                codes[j][rows] = value.codes
             else:
-                block[:, filled] = value
-                filled += 1
-        if emitted != len(names):  # pragma: no cover - a planning bug
-            raise RuntimeError("RelationalFeatures emitted an unexpected feature set")
-        positions = {j for j, _ in categorical}
-        numeric = [name for j, name in enumerate(names) if j not in positions]
-        frame = pd.DataFrame(block, index=X.index, columns=numeric, copy=False)
-        for j, value in categorical:
-            frame.insert(j, names[j], value)
+                values[slot[j], rows] = value
+        frame = pd.DataFrame(
+            values.T, index=X.index, columns=[names[j] for j in numeric], copy=False
+        )
+        kept = [j for j in range(len(names)) if wanted[j]]
+        for position, j in enumerate(kept):
+            if j in codes:
+                column = pd.Categorical.from_codes(
+                    codes[j], categories=pd.Index(categories[j], dtype=object)
+                )
+                frame.insert(position, names[j], column)
         return frame
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -351,6 +405,8 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of str objects
+            The planned features less the dropped ones
+            (:attr:`dropped_features_`).
         """
         del input_features
         check_is_fitted(self, "feature_names_out_")
@@ -371,7 +427,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         from tabkit.serialization import save  # noqa: PLC0415 - avoids an import cycle
 
         twin = type(self).__new__(type(self))
-        twin.__dict__.update(self.__getstate__())
+        twin.__dict__.update(self.__dict__)
+        twin.database = None  # model files never hold the tables
+        twin.__dict__.pop("_database_ref", None)
         twin.windows = tuple(
             w if w is None or isinstance(w, str) else window_label(window_span(w))
             for w in self.windows
@@ -379,9 +437,12 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         return save(twin, path)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state["database"] = None  # the tables stay out; schema_fingerprint_ stays
-        return state
+        # the tables stay out: a reference to the database's shared copy, and
+        # schema_fingerprint_, go in its place
+        return pickle_database(super().__getstate__())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(unpickle_database(state))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RelationalFeatures:
         new = type(self).__new__(type(self))
@@ -396,21 +457,67 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+    # ------------------------------------------------------------ helpers
+    def _plan(self) -> Plan:
+        return Plan(
+            entity=str(self.entity_table),
+            windows=self.windows_,
+            columns=self.columns_,
+            seed_features=self.seed_features_,
+            paths=self.paths_,
+            numeric=self.aggregates_["numeric"],
+            categorical=self.aggregates_["categorical"],
+        )
+
+    def _progress(self, stage: str) -> str | None:
+        return (
+            f"RelationalFeatures({self.entity_table}).{stage}" if self.verbose else None
+        )
+
+    def _report_size(self, planned: int, n_seeds: int) -> None:
+        """Log the width; warn when the feature table is large."""
+        width = len(self.feature_names_out_)
+        size = n_seeds * width * 4 / 2**30
+        logger.info(
+            "RelationalFeatures(%s): %d features from %d aggregation paths (%d "
+            "constant or duplicate ones dropped), %.2f GiB for these %d seeds",
+            self.entity_table,
+            width,
+            len(self.paths_),
+            planned - width,
+            size,
+            n_seeds,
+        )
+        if size > _LARGE_GIB:
+            warnings.warn(
+                f"RelationalFeatures({self.entity_table}): {width:,} features make "
+                f"a feature table of {size:.1f} GiB for these {n_seeds:,} seeds, "
+                "and a model fitted on it needs several times that; fewer windows, "
+                "aggregates or hops, a smaller max_categories, "
+                "include_parents=False or exclude_columns= give fewer features",
+                UserWarning,
+                stacklevel=4,
+            )
+
     # ------------------------------------------------------------ validation
     def _database(self, *, fitted: bool) -> Database:
         db = self.database
         if db is None:
             if fitted:
+                ref = getattr(self, "_database_ref", None)
+                gone = (
+                    ""
+                    if ref is None
+                    else f"; the shared copy it referred to, {ref.path}, is gone"
+                )
                 raise ValueError(
                     "RelationalFeatures has no database (pickles and model files "
                     "keep only its schema fingerprint "
-                    f"{self.schema_fingerprint_[:12]}...): call "
+                    f"{self.schema_fingerprint_[:12]}...{gone}): call "
                     "set_params(database=db) first"
                 )
             raise ValueError(
-                "RelationalFeatures needs database=, a tabkit.relational.Database "
-                "(pickles drop it: with process-based parallelism such as "
-                "n_jobs > 1, use joblib.parallel_backend('threading'))"
+                "RelationalFeatures needs database=, a tabkit.relational.Database"
             )
         if fitted:
             self._check_schema(db)
@@ -435,7 +542,8 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     def _check_seeds(
         self, X: Any, db: Database, *, reset: bool
     ) -> tuple[pd.Series, np.ndarray]:
-        key = self._entity(db).primary_key
+        entity = self._entity(db)
+        key = entity.primary_key
         if not isinstance(X, pd.DataFrame):
             raise TypeError(
                 f"X must be a seed table: a pandas DataFrame with columns [{key!r}, "
@@ -469,6 +577,16 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         keys = X[key].reset_index(drop=True)
         if keys.isna().any():
             raise ValueError(f"the seed table's key column {key!r} has missing values")
+        primary = entity.df[key]
+        kind, expected = key_kind(keys), key_kind(primary)
+        if "empty" not in (kind, expected) and kind != expected:
+            raise ValueError(
+                f"the seed table's key column {key!r} holds {kind} values (dtype "
+                f"{keys.dtype}) but the primary key {key!r} of table "
+                f"{self.entity_table!r} holds {expected} values (dtype "
+                f"{primary.dtype}): convert the seed keys (as they are, they match "
+                "no entity)"
+            )
         if reset:
             self.n_features_in_ = 2
             self.feature_names_in_ = np.asarray(columns, dtype=object)
@@ -511,71 +629,3 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
             current[:12],
             self.schema_fingerprint_[:12],
         )
-
-    # ------------------------------------------------------------ features
-    def _emit(self, ctx: Computation | None) -> Iterator[tuple[str, Callable[[], Any]]]:
-        """Yield ``(name, compute)`` per feature, in output order.
-
-        ``fit`` calls it without a computation to list the names;
-        ``transform`` evaluates every ``compute``.
-        """
-        part = functools.partial
-        run: Any = ctx  # attributes looked up only when a compute is called
-        for spec in self.columns_:
-            yield spec["name"], part(_call, run, "column", spec)
-        for which in self.seed_features_:
-            yield f"seed.{which}", part(_call, run, "seed", which, self.paths_)
-        num, cat = self.aggregates_["numeric"], self.aggregates_["categorical"]
-        for path in self.paths_:
-            label = path["name"]
-            wins = self.windows_ if path["timed"] else [["all", None]]
-            wide = wins[-1] if wins[-1][1] is None else max(wins, key=lambda w: w[1])
-            agg = functools.partial(_call, run, "aggregate", path)
-            if "count" in num or "count" in cat:
-                for w, span in wins:
-                    yield f"{label}.count.{w}", part(agg, "rows", span)
-            if "recency" in num and path["timed"]:
-                yield f"{label}.recency.{wide[0]}", part(agg, "recency", wide[1])
-            for col in path["columns"]:
-                yield from _column_features(
-                    col, f"{label}.{col['label']}", wins, wide, agg, num, cat
-                )
-
-
-def _call(ctx: Any, method: str, *args: Any) -> Any:
-    return getattr(ctx, method)(*args)
-
-
-def _column_features(  # noqa: PLR0917 - one path's settings
-    col: dict[str, Any],
-    base: str,
-    wins: list[list[Any]],
-    wide: list[Any],
-    agg: Callable[..., Any],
-    num: list[str],
-    cat: list[str],
-) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """Yield the aggregates of one column of a path, in output order."""
-    part = functools.partial
-    if col["kind"] in ("cat", "key"):
-        for w, span in wins:
-            if col["kind"] == "cat" and "count" in cat:
-                for k, value in enumerate(col["categories"]):
-                    name = f"{base}={name_part(value)}.count.{w}"
-                    yield name, part(agg, "value", span, col, k)
-            if "nunique" in cat:
-                yield f"{base}.nunique.{w}", part(agg, "nunique", span, col)
-        return
-    allowed = {"mean", "min", "max", "sum", "nunique"}
-    if col["via"] is not None:
-        allowed = {"mean"}  # carried parent columns
-    elif col["kind"] == "time":
-        allowed = {"mean", "min", "max"}
-    if col.get("missing") and col["via"] is None:
-        allowed.add("count")
-    for w, span in wins:
-        for a in num:
-            if a in allowed:
-                yield f"{base}.{a}.{w}", part(agg, a, span, col)
-    if "last" in num and col["via"] is None:
-        yield f"{base}.last.{wide[0]}", part(agg, "last", wide[1], col)
