@@ -986,3 +986,110 @@ def test_hops_zero_is_the_entity_only_baseline():
     assert all(n.startswith(("customers.", "seed.")) for n in names)
     assert "seed.entity_age_days" in names
     assert "seed.days_since_last" not in names  # needs child rows
+
+
+# ---------------------------------------------------------------- at scale
+def test_dropped_features_are_constant_or_duplicates(fitted, full):
+    seeds = shop_seeds()
+    every, kept = full.transform(seeds), fitted.transform(seeds)
+    dropped = fitted.dropped_features_
+    assert dropped
+    assert list(kept.columns) == [n for n in every.columns if n not in dropped]
+    assert list(fitted.get_feature_names_out()) == list(kept.columns)
+    pd.testing.assert_frame_equal(kept, every[kept.columns])
+    for name, why in dropped.items():
+        if why == "constant":
+            assert every[name].nunique(dropna=False) == 1, name
+        else:
+            twin = why.removeprefix("duplicate of ")
+            assert twin in kept.columns
+            assert list(every.columns).index(twin) < list(every.columns).index(name)
+            np.testing.assert_array_equal(every[name], every[twin], err_msg=name)
+    # what is kept is neither constant nor a repeat
+    assert (kept.nunique(dropna=False) > 1).all()
+    numeric = kept.select_dtypes("float32").fillna(np.inf) + 0.0
+    assert not numeric.T.duplicated().any()
+
+
+def test_redundancy_over_chunks():
+    from tabkit.relational._features_run import Redundancy
+
+    found = Redundancy(6)
+    chunks = [
+        # equal, then different; constant, then not; -0.0 == 0.0; NaN == NaN
+        [[1.0, 2.0], [1.0, 2.0], [3.0, 3.0], [0.0, np.nan], [-0.0, np.nan]],
+        [[5.0], [6.0], [4.0], [1.0], [1.0]],
+    ]
+    for chunk in chunks:
+        for j, values in enumerate(chunk):
+            found.update(j, np.asarray(values))
+        found.update(5, pd.Categorical(["a"] * len(chunk[0])))  # a constant category
+    assert found.dropped(list("abcdef")) == {
+        "e": "duplicate of d",
+        "f": "constant",
+    }
+
+
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_chunks_of_seeds_give_the_same_features(fitted, monkeypatch, chunk):
+    import tabkit.relational._features_run as run
+
+    seeds = shop_seeds()
+    whole = fitted.transform(seeds)
+    monkeypatch.setattr(run, "SEED_CHUNK", chunk)
+    refit = clone(fitted).fit(seeds)
+    assert refit.dropped_features_ == fitted.dropped_features_
+    pd.testing.assert_frame_equal(refit.transform(seeds), whole)
+    pd.testing.assert_frame_equal(fitted.transform(seeds.iloc[::-1]), whole[::-1])
+
+
+def test_exclude_columns(db, full):
+    seeds = shop_seeds()
+    excluded = {"orders": "amount", "products": ["price"], "customers": ["region"]}
+    rf = clone(full).set_params(exclude_columns=excluded).fit(seeds)
+    names = list(rf.get_feature_names_out())
+    assert names == [
+        n
+        for n in full.get_feature_names_out()
+        if not any(part in n for part in (".amount.", ".price.", "region"))
+    ]
+    pd.testing.assert_frame_equal(rf.transform(seeds), full.transform(seeds)[names])
+    assert "amount" not in rf.schema_["orders"]["columns"]
+    # an excluded column may change kind: it is not part of the fitted schema
+    f = shop_tables()
+    f["orders"]["amount"] = f["orders"]["amount"].astype(str)
+    out = copy.deepcopy(rf).set_params(database=shop_db(f)).transform(seeds)
+    pd.testing.assert_frame_equal(out, rf.transform(seeds))
+
+
+def test_transform_checks_the_seed_key_dtype(fitted):
+    seeds = shop_seeds()
+    with pytest.raises(ValueError) as error:
+        fitted.transform(seeds.astype({"customer_id": str}))
+    message = str(error.value)
+    assert "key column 'customer_id' holds string values (dtype" in message
+    assert "'customers' holds integer values (dtype int64)" in message
+    # whole floats are integer keys
+    floats = fitted.transform(seeds.astype({"customer_id": float}))
+    pd.testing.assert_frame_equal(floats, fitted.transform(seeds))
+
+
+def test_verbose_shows_a_progress_bar(db, capsys):
+    rf = RelationalFeatures(database=db, entity_table="customers")
+    rf.fit_transform(shop_seeds())
+    assert capsys.readouterr().err == ""
+    rf.set_params(verbose=1).fit_transform(shop_seeds())
+    err = capsys.readouterr().err
+    assert "RelationalFeatures(customers).fit" in err
+    assert "RelationalFeatures(customers).transform" in err
+
+
+def test_a_large_feature_table_warns(db, monkeypatch):
+    import tabkit.relational.features as features
+
+    monkeypatch.setattr(features, "_LARGE_GIB", 1e-9)
+    rf = RelationalFeatures(database=db, entity_table="customers")
+    with pytest.warns(UserWarning, match=r"feature table of 0\.0 GiB") as record:
+        rf.fit(shop_seeds())
+    assert record[0].filename == __file__  # points at the call to fit
+    assert "exclude_columns=" in str(record[0].message)

@@ -3,11 +3,12 @@
 
 A :class:`Database` holds named :class:`Table` objects. A row's time is the
 moment the whole row is known; a prediction at cut-off ``t`` may use rows with
-time <= ``t`` and static tables (ARCHITECTURE.md's time rule).
+time <= ``t`` and static tables (tabkit's time rule).
 """
 
 from __future__ import annotations
 
+from tabkit.relational._cutoff_split import CutoffSplit
 from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
 from tabkit.relational._table import Table
@@ -25,6 +26,7 @@ from tabkit.relational.tasks import (
 )
 
 __all__ = [
+    "CutoffSplit",
     "Database",
     "EntityTask",
     "RelationalFeatures",

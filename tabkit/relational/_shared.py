@@ -69,6 +69,8 @@ _refs: weakref.WeakKeyDictionary[Database, DatabaseRef] = weakref.WeakKeyDiction
 _live: weakref.WeakValueDictionary[str, Database] = weakref.WeakValueDictionary()
 _loaded: OrderedDict[str, Database] = OrderedDict()
 _written: dict[Path, int] = {}  # copy -> the process id that wrote it
+#: Times each copy was read from disk by this process, by token (diagnostics).
+load_counts: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class DatabaseRef:
             if not isinstance(db, Database) or db.fingerprint() != self.fingerprint:
                 return None
             _register(db, self)
+            load_counts[self.token] = load_counts.get(self.token, 0) + 1
             _loaded[self.token] = db
             while len(_loaded) > _KEEP_LOADED:
                 _loaded.popitem(last=False)

@@ -213,13 +213,19 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     >>> seeds = pd.DataFrame({"customer_id": [1, 2],
     ...                       "cutoff": pd.to_datetime(["2026-01-25"] * 2)})
     >>> rf = RelationalFeatures(database=db, entity_table="customers",
-    ...                         windows=("7D", None),
+    ...                         windows=("7D", "30D", None),
     ...                         numeric_aggregates=("count", "sum"))
     >>> out = rf.fit_transform(seeds)
-    >>> out[["orders.count.7D", "orders.amount.sum.all"]].to_numpy().tolist()
+    >>> out[["orders.count.7D", "orders.amount.sum.30D"]].to_numpy().tolist()
     [[1.0, 12.0], [0.0, 0.0]]
-    >>> rf.dropped_features_
-    {'orders.amount.sum.7D': 'duplicate of orders.count.7D'}
+
+    On these seeds, 30 days hold every order so far: the all-time features
+    repeat the 30-day ones and are dropped.
+
+    >>> for name, why in rf.dropped_features_.items():
+    ...     print(name, "->", why)
+    orders.count.all -> duplicate of orders.count.30D
+    orders.amount.sum.all -> duplicate of orders.amount.sum.30D
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -503,21 +509,19 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     def _database(self, *, fitted: bool) -> Database:
         db = self.database
         if db is None:
-            if fitted:
-                ref = getattr(self, "_database_ref", None)
-                gone = (
-                    ""
-                    if ref is None
-                    else f"; the shared copy it referred to, {ref.path}, is gone"
-                )
+            ref = getattr(self, "_database_ref", None)
+            if ref is None and not fitted:
                 raise ValueError(
-                    "RelationalFeatures has no database (pickles and model files "
-                    "keep only its schema fingerprint "
-                    f"{self.schema_fingerprint_[:12]}...{gone}): call "
-                    "set_params(database=db) first"
+                    "RelationalFeatures needs database=, a tabkit.relational.Database"
                 )
+            fp = getattr(self, "schema_fingerprint_", None) or getattr(
+                ref, "fingerprint", ""
+            )
+            gone = "" if ref is None else f"; the shared copy {ref.path} is gone"
             raise ValueError(
-                "RelationalFeatures needs database=, a tabkit.relational.Database"
+                "RelationalFeatures has no database (pickles and model files keep "
+                f"only its schema fingerprint {fp[:12]}...{gone}): call "
+                "set_params(database=db) first"
             )
         if fitted:
             self._check_schema(db)
