@@ -251,7 +251,7 @@ def brute_force(rf: RelationalFeatures, db: Database, seeds: pd.DataFrame):
                 feats[spec["name"]] = (
                     (str(value) if str(value) in cats else "__other__")
                     if known
-                    else np.nan
+                    else "__missing__"
                 )
             elif spec["kind"] == "time":
                 feats[spec["name"]] = t_days - _num(pd.Series([value]), "time")[0]
@@ -678,7 +678,9 @@ def test_output_types_index_and_inputs_untouched(db, fitted):
         pd.testing.assert_frame_equal(fitted.transform(seeds), out)
     # values known by the last cut-off of the fit (customer 5 never is)
     categories = out["customers.region"].cat.categories
-    assert list(categories) == ["north", "south", "__other__"]
+    assert list(categories) == ["north", "south", "__other__", "__missing__"]
+    assert out.select_dtypes("category").notna().all().all()  # "__missing__"
+    assert (out["customers.region"] == "__missing__").any()
 
 
 def test_time_zone_aware_database():

@@ -36,7 +36,8 @@ import pandas as pd
 DAY = 86_400 * 10**9
 NEVER = np.iinfo(np.int64).max  # effective time of a row that is never visible
 ALWAYS = np.iinfo(np.int64).min  # effective time of a static row
-OTHER = "__other__"
+OTHER = "__other__"  # categorical values outside the fit's vocabulary
+MISSING = "__missing__"  # missing categorical values, and unknown rows
 _CHUNK = 1 << 22  # expanded (seed, row) pairs per nunique chunk
 
 

@@ -21,6 +21,7 @@ from tabkit.relational._errors import SchemaError
 from tabkit.relational._features_compute import (
     ALWAYS,
     DAY,
+    MISSING,
     NEVER,
     OTHER,
     PathRows,
@@ -109,6 +110,11 @@ class TableData:
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+
+def category_values(spec: dict[str, Any]) -> pd.Index:
+    """Categories of an entity or parent column: its vocabulary, other, missing."""
+    return pd.Index([*spec["categories"], OTHER, MISSING], dtype=object)
 
 
 class Shared:
@@ -248,13 +254,18 @@ class Computation:
 
     # ------------------------------------------------------------ features
     def column(self, spec: dict[str, Any]) -> Any:
-        """Return an entity or parent column at each seed (missing if not visible)."""
+        """Return an entity or parent column at each seed (missing if not visible).
+
+        A categorical column's missing values are the category ``"__missing__"``.
+        """
         idx, vis = self.chain(spec["chain"])
         data = self.table(spec["table"])
         if spec["kind"] == "cat":
-            vocab = spec["categories"]
-            codes = gather(data.vocab_codes(spec["column"], vocab), idx, vis, -1)
-            categories = pd.Index([*vocab, OTHER], dtype=object)
+            categories = category_values(spec)
+            codes = gather(
+                data.vocab_codes(spec["column"], spec["categories"]), idx, vis, -1
+            )
+            codes[codes < 0] = len(categories) - 1
             return pd.Categorical.from_codes(codes, categories=categories)
         values = gather(data.floats(spec["column"], spec["kind"]), idx, vis, np.nan)
         return self.days - values if spec["kind"] == "time" else values

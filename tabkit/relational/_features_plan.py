@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from tabkit.relational._database import Database
-from tabkit.relational._features_compute import OTHER, column_kind, to_ns
+from tabkit.relational._features_compute import MISSING, OTHER, column_kind, to_ns
 from tabkit.relational._table import Table
 
 NUMERIC_AGGREGATES = (
@@ -110,7 +110,7 @@ class Planner:
         seen = values[self.visible(source)]
         if kind == "cat":
             top = top_values(seen, self.max_categories + 2)
-            top = [v for v in top if v != OTHER]
+            top = [v for v in top if v not in (OTHER, MISSING)]
             if counted and len(top) > self.max_categories:
                 top = []
             spec["categories"] = top[: self.max_categories]

@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tabkit.relational._database import Database
-from tabkit.relational._features_context import Computation, Shared
+from tabkit.relational._features_context import Computation, Shared, category_values
 from tabkit.relational._features_plan import dedupe, name_part
 
 #: Seeds per chunk: the working arrays of a chunk are a few times this many
@@ -66,10 +66,10 @@ class Plan:
         """Every feature's name, in output order (repeats suffixed ``~2``...)."""
         return dedupe([name for name, _ in self.emit(None)])
 
-    def categorical_at(self) -> dict[int, list[str]]:
+    def categorical_at(self) -> dict[int, pd.Index]:
         """Positions of the categorical features and their categories."""
         return {
-            j: [*spec["categories"], "__other__"]
+            j: category_values(spec)
             for j, spec in enumerate(self.columns)
             if spec["kind"] == "cat"
         }
@@ -116,8 +116,13 @@ def _column_features(  # noqa: PLR0917 - one path's settings
     num: list[str],
     cat: list[str],
 ) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """Yield the aggregates of one column of a path, in output order."""
+    """Yield the aggregates of one column of a path, in output order.
+
+    A column carried from a parent is aggregated over the widest window only.
+    """
     part = functools.partial
+    if col["via"] is not None:
+        wins = [wide]
     if col["kind"] in ("cat", "key"):
         for w, span in wins:
             if col["kind"] == "cat" and "count" in cat:

@@ -112,8 +112,8 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         missing values, of its non-missing values); ``last`` (latest non-missing
         value) and ``recency`` (days since the latest row) use the widest
         window only. Datetime columns give mean / min / max / last as days
-        before the cut-off. Columns carried from a parent get ``mean`` only.
-        Infinite values count as missing.
+        before the cut-off. Columns carried from a parent get ``mean`` only,
+        over the widest window. Infinite values count as missing.
     categorical_aggregates : sequence of str, default=("count", "nunique")
         ``count``: rows per value, for columns with at most ``max_categories``
         values at fit (others get ``nunique`` only); ``nunique``: distinct
@@ -124,9 +124,10 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         Add the seed-time features.
     max_categories : int, default=16
         Entity and parent categorical columns become pandas ``category``
-        columns with their ``max_categories`` most frequent values at fit plus
-        ``"__other__"``; aggregated ones get per-value counts up to this many
-        values.
+        columns with their ``max_categories`` most frequent values at fit,
+        ``"__other__"`` (other values) and ``"__missing__"`` (missing values,
+        and entities or parents not known at the cut-off); aggregated ones get
+        per-value counts up to this many values.
     exclude_columns : dict, optional
         Columns never used, by table: ``{"orders": ["note", "coupon"]}`` (a
         single column may be given as a string). They are left out everywhere:
@@ -176,7 +177,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     recency ``orders.recency.all``.
 
     A seed whose entity is not in the entity table (or not yet visible) gets
-    missing entity columns and zero counts.
+    missing numeric entity columns, ``"__missing__"`` categorical ones and zero
+    counts. Categorical columns have no missing values: CatBoost takes them as
+    they are, and LightGBM converts the output to float32, not float64.
 
     Size. Features are computed in chunks of seeds straight into the float32
     output. With ``drop_redundant``, ``fit`` computes every planned feature
@@ -394,9 +397,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         kept = [j for j in range(len(names)) if wanted[j]]
         for position, j in enumerate(kept):
             if j in codes:
-                column = pd.Categorical.from_codes(
-                    codes[j], categories=pd.Index(categories[j], dtype=object)
-                )
+                column = pd.Categorical.from_codes(codes[j], categories=categories[j])
                 frame.insert(position, names[j], column)
         return frame
 
