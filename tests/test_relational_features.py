@@ -20,6 +20,7 @@ from sklearn.utils.estimator_checks import check_param_validation
 
 import tabkit
 from tabkit.relational import Database, SchemaError, Table
+from tabkit.relational._features_plan import NUMERIC_AGGREGATES
 from tabkit.relational.features import RelationalFeatures
 
 T0 = pd.Timestamp("2024-01-01")
@@ -348,11 +349,12 @@ def fitted(db) -> RelationalFeatures:
 
 @pytest.fixture(scope="module")
 def full(db) -> RelationalFeatures:
-    """Every planned feature: nothing dropped."""
+    """Every aggregate, and nothing dropped."""
     rf = RelationalFeatures(
         database=db,
         entity_table="customers",
         windows=("2D", "7D", None),
+        numeric_aggregates=NUMERIC_AGGREGATES,
         drop_redundant=False,
     )
     return rf.fit(shop_seeds())
@@ -425,7 +427,10 @@ def test_random_database_matches_brute_force(monkeypatch, chunk):
     monkeypatch.setattr(compute, "_CHUNK", chunk)  # nunique in many chunks
     rdb, seeds = random_db(seed=chunk)
     rf = RelationalFeatures(
-        database=rdb, entity_table="users", windows=("1D", "3D", "10D", None)
+        database=rdb,
+        entity_table="users",
+        windows=("1D", "3D", "10D", None),
+        numeric_aggregates=NUMERIC_AGGREGATES,
     ).fit(seeds)
     got = rf.transform(seeds)
     assert_frames_agree(got, brute_force(rf, rdb, seeds))

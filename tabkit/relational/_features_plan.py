@@ -32,6 +32,9 @@ NUMERIC_AGGREGATES = (
     "nunique",
     "recency",
 )
+#: The default numeric aggregates: all but ``nunique`` (distinct values of a
+#: number are mostly its count, and the costliest aggregate to compute).
+DEFAULT_NUMERIC_AGGREGATES = tuple(a for a in NUMERIC_AGGREGATES if a != "nunique")
 CATEGORICAL_AGGREGATES = ("count", "nunique")
 _BAD_NAME = re.compile(r'[\s",:\[\]{}=]+')
 

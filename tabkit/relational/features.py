@@ -46,6 +46,7 @@ from tabkit.relational._features_compute import NEVER, to_ns
 from tabkit.relational._features_context import TableData
 from tabkit.relational._features_plan import (
     CATEGORICAL_AGGREGATES,
+    DEFAULT_NUMERIC_AGGREGATES,
     NUMERIC_AGGREGATES,
     Planner,
     check_excluded,
@@ -107,13 +108,17 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         ``"30D"``; ``None`` = all rows up to ``t``. Paths without any time
         column get the all-time window only.
     numeric_aggregates : sequence of str, default=("count", "mean", "min", \
-"max", "sum", "last", "nunique", "recency")
-        ``count`` is the number of rows of a path (and, for a column with
-        missing values, of its non-missing values); ``last`` (latest non-missing
-        value) and ``recency`` (days since the latest row) use the widest
-        window only. Datetime columns give mean / min / max / last as days
-        before the cut-off. Columns carried from a parent get ``mean`` only,
-        over the widest window. Infinite values count as missing.
+"max", "sum", "last", "recency")
+        Among ``count``, ``mean``, ``min``, ``max``, ``sum``, ``last``,
+        ``nunique`` and ``recency``. ``count`` is the number of rows of a path
+        (and, for a column with missing values, of its non-missing values);
+        ``last`` (latest non-missing value) and ``recency`` (days since the
+        latest row) use the widest window only; ``nunique`` (distinct values,
+        not a default: for most numeric columns it repeats or nearly repeats
+        the count) is the costliest. Datetime columns give mean / min / max /
+        last as days before the cut-off. Columns carried from a parent get
+        ``mean`` only, over the widest window. Infinite values count as
+        missing.
     categorical_aggregates : sequence of str, default=("count", "nunique")
         ``count``: rows per value, for columns with at most ``max_categories``
         values at fit (others get ``nunique`` only); ``nunique``: distinct
@@ -253,7 +258,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         entity_table: str | None = None,
         hops: int = 2,
         windows: Sequence[Any] = ("7D", "30D", "365D", None),
-        numeric_aggregates: Sequence[str] = NUMERIC_AGGREGATES,
+        numeric_aggregates: Sequence[str] = DEFAULT_NUMERIC_AGGREGATES,
         categorical_aggregates: Sequence[str] = CATEGORICAL_AGGREGATES,
         include_parents: bool = True,
         time_features: bool = True,
