@@ -32,9 +32,6 @@ NUMERIC_AGGREGATES = (
     "nunique",
     "recency",
 )
-#: The default numeric aggregates: all but ``nunique`` (distinct values of a
-#: number are mostly its count, and the costliest aggregate to compute).
-DEFAULT_NUMERIC_AGGREGATES = tuple(a for a in NUMERIC_AGGREGATES if a != "nunique")
 CATEGORICAL_AGGREGATES = ("count", "nunique")
 _BAD_NAME = re.compile(r'[\s",:\[\]{}=]+')
 
@@ -72,6 +69,7 @@ class Planner:
         self.hops, self.include_parents = hops, include_parents
         self.max_categories, self.nunique = max_categories, nunique
         self.used: dict[str, None] = {entity: None}
+        self.carriers: dict[str, str] = {}
         self._frames: dict[str, pd.DataFrame] = {}
         self._visible: dict[str, np.ndarray] = {}
 
@@ -157,22 +155,42 @@ class Planner:
     def paths(self) -> list[dict[str, Any]]:
         """Children, grandchildren (2 hops) and the parents' children (2 hops)."""
         db, entity = self.db, self.entity
-        paths: list[dict[str, Any]] = []
+        shapes: list[tuple[str, list[list[str]], list[list[str]]]] = []
         if self.hops == 0:
-            return paths
+            return []
         for child, fk in self.children(entity):
             label = self.step(child, fk, entity)
-            paths.append(self.path(label, [], [[child, fk]]))
+            shapes.append((label, [], [[child, fk]]))
             if self.hops >= 2 and db[child].primary_key is not None:
                 for grand, fk2 in self.children(child):
                     name = f"{label}/{self.step(grand, fk2, child)}"
-                    paths.append(self.path(name, [], [[child, fk], [grand, fk2]]))
+                    shapes.append((name, [], [[child, fk], [grand, fk2]]))
         if self.hops >= 2 and self.include_parents:
             for fk, parent in db[entity].foreign_keys.items():
                 for child, fkc in self.children(parent):
                     name = f"{fk}->{parent}/{self.step(child, fkc, parent)}"
-                    paths.append(self.path(name, [[fk, parent]], [[child, fkc]]))
-        return paths
+                    shapes.append((name, [[fk, parent]], [[child, fkc]]))
+        self.carriers = self.choose_carriers([down[-1] for _, _, down in shapes])
+        return [self.path(name, up, down) for name, up, down in shapes]
+
+    def choose_carriers(self, ends: list[list[str]]) -> dict[str, str]:
+        """Pick, per parent table, the child table whose paths carry its columns.
+
+        ``ends`` are the paths' last steps ``[table, foreign key]``. A parent
+        referenced by the rows of several tables is carried by the table with
+        the most rows (the first on ties): the others mostly reach the same
+        parent rows (a player's teams through his batting, fielding and
+        appearance rows) and would repeat nearly the same averages.
+        """
+        candidates: dict[str, list[str]] = {}
+        for table, path_fk in ends:
+            for fk, parent in self.db[table].foreign_keys.items():
+                if fk != path_fk and table not in candidates.get(parent, []):
+                    candidates.setdefault(parent, []).append(table)
+        return {
+            parent: max(tables, key=lambda t: len(self.db[t]))  # first on ties
+            for parent, tables in candidates.items()
+        }
 
     def path(
         self, name: str, up: list[list[str]], down: list[list[str]]
@@ -194,6 +212,8 @@ class Planner:
             ]
         if self.include_parents:
             for f, q in others:
+                if self.carriers.get(q, table) != table:
+                    continue  # carried by another table's paths
                 for c in self.feature_columns(q):
                     label = f"{f}->{q}.{c}"
                     columns.append(

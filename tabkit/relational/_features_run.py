@@ -116,13 +116,8 @@ def _column_features(  # noqa: PLR0917 - one path's settings
     num: list[str],
     cat: list[str],
 ) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """Yield the aggregates of one column of a path, in output order.
-
-    A column carried from a parent is aggregated over the widest window only.
-    """
+    """Yield the aggregates of one column of a path, in output order."""
     part = functools.partial
-    if col["via"] is not None:
-        wins = [wide]
     if col["kind"] in ("cat", "key"):
         for w, span in wins:
             if col["kind"] == "cat" and "count" in cat:

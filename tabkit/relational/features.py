@@ -46,7 +46,6 @@ from tabkit.relational._features_compute import NEVER, to_ns
 from tabkit.relational._features_context import TableData
 from tabkit.relational._features_plan import (
     CATEGORICAL_AGGREGATES,
-    DEFAULT_NUMERIC_AGGREGATES,
     NUMERIC_AGGREGATES,
     Planner,
     check_excluded,
@@ -108,23 +107,20 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         ``"30D"``; ``None`` = all rows up to ``t``. Paths without any time
         column get the all-time window only.
     numeric_aggregates : sequence of str, default=("count", "mean", "min", \
-"max", "sum", "last", "recency")
-        Among ``count``, ``mean``, ``min``, ``max``, ``sum``, ``last``,
-        ``nunique`` and ``recency``. ``count`` is the number of rows of a path
-        (and, for a column with missing values, of its non-missing values);
-        ``last`` (latest non-missing value) and ``recency`` (days since the
-        latest row) use the widest window only; ``nunique`` (distinct values,
-        not a default: for most numeric columns it repeats or nearly repeats
-        the count) is the costliest. Datetime columns give mean / min / max /
-        last as days before the cut-off. Columns carried from a parent get
-        ``mean`` only, over the widest window. Infinite values count as
-        missing.
+"max", "sum", "last", "nunique", "recency")
+        ``count`` is the number of rows of a path (and, for a column with
+        missing values, of its non-missing values); ``last`` (latest non-missing
+        value) and ``recency`` (days since the latest row) use the widest
+        window only. Datetime columns give mean / min / max / last as days
+        before the cut-off. Columns carried from a parent get ``mean`` only.
+        Infinite values count as missing.
     categorical_aggregates : sequence of str, default=("count", "nunique")
         ``count``: rows per value, for columns with at most ``max_categories``
         values at fit (others get ``nunique`` only); ``nunique``: distinct
         values (also of foreign keys).
     include_parents : bool, default=True
-        Use parents' columns (of the entity and of child rows).
+        Use parents' columns: the entity's parents', and those carried by
+        child rows (see Notes).
     time_features : bool, default=True
         Add the seed-time features.
     max_categories : int, default=16
@@ -180,6 +176,13 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     ``product_id->products.price``, per-value counts are
     ``orders.channel=web.count.30D``, row counts ``orders.count.30D`` and
     recency ``orders.recency.all``.
+
+    Carried columns. A child row carries its other parents' columns (an item
+    its product's price), averaged like the row's own columns. When the rows
+    of several tables reference the same parent table, only the table with
+    the most rows carries its columns: a player's teams are the same through
+    his batting, fielding and appearance rows, and carrying the teams'
+    columns along each would repeat nearly the same averages.
 
     A seed whose entity is not in the entity table (or not yet visible) gets
     missing numeric entity columns, ``"__missing__"`` categorical ones and zero
@@ -258,7 +261,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         entity_table: str | None = None,
         hops: int = 2,
         windows: Sequence[Any] = ("7D", "30D", "365D", None),
-        numeric_aggregates: Sequence[str] = DEFAULT_NUMERIC_AGGREGATES,
+        numeric_aggregates: Sequence[str] = NUMERIC_AGGREGATES,
         categorical_aggregates: Sequence[str] = CATEGORICAL_AGGREGATES,
         include_parents: bool = True,
         time_features: bool = True,
