@@ -594,6 +594,19 @@ def test_hops_and_parents_choose_paths(db):
     ]
 
 
+def test_a_parent_is_carried_by_its_largest_child_table(full):
+    # stores are referenced by orders (12 rows) and by customers (5 rows)
+    columns = {spec["name"] for spec in full.columns_}
+    names = [n for n in full.get_feature_names_out() if n not in columns]
+    paths = {n.split(".")[0] for n in names if ".store_id->stores." in n}
+    assert paths == {
+        "orders",
+        "customers@referrer_id/orders",
+        "referrer_id->customers/orders",
+    }
+    assert any(".product_id->products." in n for n in names)  # only items do
+
+
 def test_static_paths_get_the_all_time_window():
     stores = pd.DataFrame({"store_id": [1, 2], "size": [3.0, 4.0]})
     shelves = pd.DataFrame(
@@ -1072,7 +1085,7 @@ def test_exclude_columns(db, full):
 
 def test_transform_checks_the_seed_key_dtype(fitted):
     seeds = shop_seeds()
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match="key column 'customer_id'") as error:
         fitted.transform(seeds.astype({"customer_id": str}))
     message = str(error.value)
     assert "key column 'customer_id' holds string values (dtype" in message
@@ -1093,7 +1106,7 @@ def test_verbose_shows_a_progress_bar(db, capsys):
 
 
 def test_a_large_feature_table_warns(db, monkeypatch):
-    import tabkit.relational.features as features
+    from tabkit.relational import features
 
     monkeypatch.setattr(features, "_LARGE_GIB", 1e-9)
     rf = RelationalFeatures(database=db, entity_table="customers")

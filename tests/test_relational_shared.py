@@ -16,8 +16,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
-from tabkit.relational import CutoffSplit, Database, RelationalFeatures, Table
-from tabkit.relational import _shared
+from tabkit.relational import CutoffSplit, Database, RelationalFeatures, Table, _shared
 
 ROOT = Path(__file__).resolve().parent.parent
 

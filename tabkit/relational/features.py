@@ -405,7 +405,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         kept = [j for j in range(len(names)) if wanted[j]]
         for position, j in enumerate(kept):
             if j in codes:
-                column = pd.Categorical.from_codes(codes[j], categories=categories[j])
+                column: Any = pd.Categorical.from_codes(
+                    codes[j], categories=categories[j]
+                )
                 frame.insert(position, names[j], column)
         return frame
 
@@ -523,8 +525,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     "RelationalFeatures needs database=, a tabkit.relational.Database"
                 )
-            fp = getattr(self, "schema_fingerprint_", None) or getattr(
-                ref, "fingerprint", ""
+            fp = str(
+                getattr(self, "schema_fingerprint_", None)
+                or getattr(ref, "fingerprint", "")
             )
             gone = "" if ref is None else f"; the shared copy {ref.path} is gone"
             raise ValueError(
