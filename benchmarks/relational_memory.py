@@ -4,6 +4,7 @@ r"""The README's relational pipeline, measured: peak memory, time, AUC; grid sea
 .. code-block:: bash
 
     python -m benchmarks.relational_memory pipeline --label after
+    python -m benchmarks.relational_memory features --label after
     python -m benchmarks.relational_memory grid --n-jobs 1 --label after
     python -m benchmarks.relational_memory grid --n-jobs 2 --label after
     python -m benchmarks.relational_memory report
@@ -14,6 +15,10 @@ LightGBM quiet) on the training seeds of ``lahman-player-allstar`` and scores
 the test seeds (ROC AUC), in a fresh process: the peak resident memory is that
 process's high-water mark (``VmHWM``), and a sampling thread records it after
 loading the database too.
+
+``features`` times the pipeline's ``RelationalFeatures`` alone
+(``fit_transform`` on the training seeds, ``transform`` on the test seeds),
+in a fresh process too.
 
 ``grid`` runs ``GridSearchCV`` over the same pipeline (two LightGBM settings x
 the folds of :class:`tabkit.relational.CutoffSplit` over the training seeds) with
@@ -141,6 +146,37 @@ def measure_pipeline(threads: int | None) -> dict[str, Any]:
     }
 
 
+def measure_features() -> dict[str, Any]:
+    """Time the README pipeline's RelationalFeatures alone, in this process.
+
+    Returns
+    -------
+    dict
+        Seconds of ``fit_transform`` on the training seeds and of
+        ``transform`` on the test seeds, features, peak memory.
+    """
+    from tabkit.datasets import load_relational_task
+
+    task = load_relational_task(TASK)
+    loaded_mb = peak_rss_mb()
+    (X_train, _), (X_test, _) = task.train, task.test
+    features = _pipeline(task, None)[0]
+    start = time.perf_counter()
+    frame = features.fit_transform(X_train)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    features.transform(X_test)
+    return {
+        "mode": "features",
+        "n_jobs": 1,
+        "n_features": frame.shape[1],
+        "fit_s": fit_s,
+        "predict_s": time.perf_counter() - start,
+        "peak_mb_loaded": loaded_mb,
+        "peak_mb": peak_rss_mb(),
+    }
+
+
 def measure_grid(n_jobs: int, threads: int | None) -> dict[str, Any]:
     """Run the grid search with ``n_jobs`` loky workers; return the figures.
 
@@ -250,6 +286,26 @@ def write_report(results: pd.DataFrame, out: Path, command: str) -> None:
             f"{row.test_auc:.4f} | {row.fit_s:.1f} | {row.peak_mb_loaded:.0f} / "
             f"{row.peak_mb_fit:.0f} / {row.peak_mb:.0f} | {row.machine} |"
         )
+    feats = results[results["mode"] == "features"]
+    if len(feats):
+        lines += [
+            "",
+            "## RelationalFeatures alone",
+            "",
+            "The same `RelationalFeatures` (default settings): `fit_transform` "
+            "of the training seeds, `transform` of the test seeds, in a fresh "
+            "process.",
+            "",
+            "| label | commit | features | fit_transform s | transform (test) s | "
+            "peak MiB (loaded / end) | machine |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in feats.itertuples():
+            lines.append(
+                f"| {row.label} | {str(row.git_commit)[:10]} | {row.n_features:,} "
+                f"| {row.fit_s:.1f} | {row.predict_s:.1f} | "
+                f"{row.peak_mb_loaded:.0f} / {row.peak_mb:.0f} | {row.machine} |"
+            )
     grid = results[results["mode"] == "grid"]
     if len(grid):
         lines += [
@@ -295,20 +351,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         Exit status.
     """
     parser = argparse.ArgumentParser(prog="python -m benchmarks.relational_memory")
-    parser.add_argument("mode", choices=("pipeline", "grid", "report"))
+    parser.add_argument("mode", choices=("pipeline", "features", "grid", "report"))
     parser.add_argument("--label", default="")
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "relational_memory.csv")
+    parser.add_argument(
+        "--commit",
+        default=None,
+        help="the commit of the tabkit measured, when it is not this checkout's "
+        "(PYTHONPATH pointing at an exported older tree)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.child:
-        row = (
-            measure_pipeline(args.threads)
-            if args.mode == "pipeline"
-            else measure_grid(args.n_jobs, args.threads)
-        )
+        if args.mode == "pipeline":
+            row = measure_pipeline(args.threads)
+        elif args.mode == "features":
+            row = measure_features()
+        else:
+            row = measure_grid(args.n_jobs, args.threads)
         sys.stdout.write(json.dumps(row) + "\n")
         return 0
     command = shlex.join(["python", "-m", "benchmarks.relational_memory", *argv])
@@ -321,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     row = _child([a for a in argv if a != "--child"])
     row.update(label=args.label, machine=f"{before} (before)", command=command)
     row.update(collect_environment())
+    if args.commit:
+        row.update(git_commit=args.commit, git_dirty=False)
     sys.stdout.write(json.dumps(row) + "\n")
     frame = pd.DataFrame([row])
     if args.out.exists():
