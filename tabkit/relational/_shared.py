@@ -191,6 +191,18 @@ def pickle_database(state: dict[str, Any], key: str = "database") -> dict[str, A
     dict
         The state with ``state[key]`` None and, when there was a database,
         its :class:`DatabaseRef` under ``"_" + key + "_ref"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabkit.relational import Database, Table
+    >>> from tabkit.relational._shared import pickle_database, unpickle_database
+    >>> db = Database({"t": Table(pd.DataFrame({"id": [1, 2]}), primary_key="id")})
+    >>> state = pickle_database({"database": db, "alpha": 1.0})
+    >>> state["database"], sorted(state)
+    (None, ['_database_ref', 'alpha', 'database'])
+    >>> unpickle_database(state)["database"] is db
+    True
     """
     state = dict(state)
     db = state.get(key)

@@ -461,6 +461,11 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(unpickle_database(state))
 
+    def __copy__(self) -> RelationalFeatures:
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)  # not through __getstate__: no copy
+        return new
+
     def __deepcopy__(self, memo: dict[int, Any]) -> RelationalFeatures:
         new = type(self).__new__(type(self))
         memo[id(self)] = new
