@@ -66,13 +66,13 @@ class _Sampler(threading.Thread):
     def __init__(self, every: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.every, self.peak, self.peak_workers = every, 0.0, 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
         import psutil
 
         me = psutil.Process()
-        while not self._stop.is_set():
+        while not self._done.is_set():
             total, workers = 0.0, 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
@@ -82,10 +82,10 @@ class _Sampler(threading.Thread):
                     continue
             self.peak = max(self.peak, total)
             self.peak_workers = max(self.peak_workers, workers)
-            self._stop.wait(self.every)
+            self._done.wait(self.every)
 
     def stop(self) -> float:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak
 
