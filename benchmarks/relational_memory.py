@@ -236,7 +236,7 @@ def _load_note() -> str:
             share = proc.cpu_percent(None)
             if share > 20:
                 busy.append(f"{proc.name()} {share:.0f}%")
-    return f"load {os.getloadavg()[0]:.2f}; busy: {', '.join(busy) or 'none'}"
+    return f"load {os.getloadavg()[0]:.2f}; busy: {', '.join(busy) or 'nothing'}"
 
 
 def _child(argv: list[str]) -> dict[str, Any]:
@@ -264,6 +264,8 @@ def write_report(results: pd.DataFrame, out: Path, command: str) -> None:
     command : str
         The command that wrote the report.
     """
+    results = results.assign(_late=results["label"] != "before")
+    results = results.sort_values(["_late"], kind="stable")
     lines = ["# RelationalFeatures at scale: the README's Lahman pipeline", ""]
     lines += ["Produced by:", "", "```bash", *dict.fromkeys(results["command"])]
     lines += [command, "```", ""]
@@ -273,7 +275,10 @@ def write_report(results: pd.DataFrame, out: Path, command: str) -> None:
         "(default settings; LightGBM quiet), fitted on the training seeds, "
         "test ROC AUC; each row a fresh process. Peak memory: the process's "
         "high-water mark (`VmHWM`), in MiB (after loading the database, after "
-        "the pipeline's fit, at the end).",
+        "the pipeline's fit, at the end). Times depend on what else runs: the "
+        "machine column gives the load average and the other processes above "
+        "20% of a core when the measurement started (on a 2-core machine "
+        "shared with other jobs).",
         "",
         "| label | commit | features | test AUC | fit s | peak MiB (loaded / fit / "
         "end) | machine |",
@@ -326,7 +331,7 @@ def write_report(results: pd.DataFrame, out: Path, command: str) -> None:
         for row in grid.itertuples():
             lines.append(
                 f"| {row.label} | {str(row.git_commit)[:10]} | {row.n_jobs} | "
-                f"{row.fits} | {row.fit_s:.1f} | {row.cv_auc:.4f} | "
+                f"{int(row.fits)} | {row.fit_s:.1f} | {row.cv_auc:.4f} | "
                 f"{row.test_auc:.4f} | {row.peak_mb:.0f} | {row.machine} |"
             )
     first = results.iloc[-1]
@@ -382,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     before = _load_note()
     row = _child([a for a in argv if a != "--child"])
-    row.update(label=args.label, machine=f"{before} (before)", command=command)
+    row.update(label=args.label, machine=f"at start: {before}", command=command)
     row.update(collect_environment())
     if args.commit:
         row.update(git_commit=args.commit, git_dirty=False)
