@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabkit._compat import Interval, _fit_context
 from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
-from tabkit.relational._features_compute import NEVER, to_ns
+from tabkit.relational._features_checks import check_schema, check_seeds
 from tabkit.relational._features_context import TableData
 from tabkit.relational._features_plan import (
     CATEGORICAL_AGGREGATES,
@@ -50,7 +50,6 @@ from tabkit.relational._features_plan import (
     Planner,
     check_excluded,
     check_names,
-    describe,
     fingerprint,
     parse_windows,
     window_label,
@@ -58,8 +57,7 @@ from tabkit.relational._features_plan import (
 )
 from tabkit.relational._features_run import Plan, Redundancy, evaluate
 from tabkit.relational._shared import pickle_database, unpickle_database
-from tabkit.relational._table import Table, key_kind
-from tabkit.relational._time import normalize_time
+from tabkit.relational._table import Table
 
 __all__ = ["RelationalFeatures"]
 
@@ -563,90 +561,13 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     def _check_seeds(
         self, X: Any, db: Database, *, reset: bool
     ) -> tuple[pd.Series, np.ndarray]:
-        entity = self._entity(db)
-        key = entity.primary_key
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(
-                f"X must be a seed table: a pandas DataFrame with columns [{key!r}, "
-                f"'cutoff'], got {type(X).__name__}"
-            )
-        columns = [str(c) for c in X.columns]
-        missing = [c for c in (key, "cutoff") if c not in columns]
-        extra = [c for c in columns if c not in (key, "cutoff")]
-        if missing or extra or len(columns) != 2:
-            raise ValueError(
-                f"the seed table X must have exactly the columns [{key!r}, 'cutoff'] "
-                f"(the primary key of {self.entity_table!r} and the cut-off); "
-                f"missing {missing}, unexpected {extra}"
-            )
-        cut = X["cutoff"]
-        if not pd.api.types.is_datetime64_any_dtype(cut.dtype):
-            cut = normalize_time(cut, "seed table", "cutoff")
-        cutoff = to_ns(cut)
-        if (cutoff == NEVER).any():
-            raise ValueError(
-                f"the seed table's 'cutoff' column has {(cutoff == NEVER).sum()} "
-                "missing values"
-            )
-        aware, db_aware = isinstance(cut.dtype, pd.DatetimeTZDtype), db.time_aware
-        if db_aware is not None and aware != db_aware:
-            raise ValueError(
-                "the seed table's 'cutoff' is "
-                f"{'time-zone-aware' if aware else 'naive'} but the database's time "
-                f"columns are {'time-zone-aware (UTC)' if db_aware else 'naive'}"
-            )
-        keys = X[key].reset_index(drop=True)
-        if keys.isna().any():
-            raise ValueError(f"the seed table's key column {key!r} has missing values")
-        primary = entity.df[key]
-        kind, expected = key_kind(keys), key_kind(primary)
-        if "empty" not in (kind, expected) and kind != expected:
-            raise ValueError(
-                f"the seed table's key column {key!r} holds {kind} values (dtype "
-                f"{keys.dtype}) but the primary key {key!r} of table "
-                f"{self.entity_table!r} holds {expected} values (dtype "
-                f"{primary.dtype}): convert the seed keys (as they are, they match "
-                "no entity)"
-            )
+        keys, cutoff = check_seeds(X, db, str(self.entity_table), self._entity(db))
         if reset:
             self.n_features_in_ = 2
-            self.feature_names_in_ = np.asarray(columns, dtype=object)
+            self.feature_names_in_ = np.asarray(
+                [str(c) for c in X.columns], dtype=object
+            )
         return keys, cutoff
 
     def _check_schema(self, db: Database) -> None:
-        """Check the database against the fit's schema fingerprint.
-
-        Equal fingerprints pass at once. Otherwise every table, key and column
-        the features use must be there with the same kind (a datetime unit or
-        int -> float change keeps the kind); unused tables and columns may
-        differ.
-        """
-        current = fingerprint(db)
-        if current == self.schema_fingerprint_:
-            return
-        for name, fitted in self.schema_.items():
-            if name not in db:
-                raise SchemaError(
-                    f"table {name!r}, used at fit, is not in the database "
-                    f"(tables: {sorted(db)})"
-                )
-            now = describe(db[name], db[name].df)
-            for field in ("primary_key", "time_column", "foreign_keys"):
-                if now[field] != fitted[field]:
-                    raise SchemaError(
-                        f"table {name!r}: {field} is {now[field]!r}, but was "
-                        f"{fitted[field]!r} at fit"
-                    )
-            for column, kind in fitted["columns"].items():
-                if now["columns"].get(column) != kind:
-                    got = now["columns"].get(column, "missing")
-                    raise SchemaError(
-                        f"table {name!r}: column {column!r} is {got}, but was {kind} "
-                        "at fit"
-                    )
-        logger.info(
-            "RelationalFeatures: schema fingerprint %s... differs from the fit's "
-            "(%s...) only in dtypes or parts the features do not use",
-            current[:12],
-            self.schema_fingerprint_[:12],
-        )
+        check_schema(db, self.schema_, self.schema_fingerprint_)
