@@ -1051,6 +1051,16 @@ def test_redundancy_over_chunks():
     }
 
 
+def test_fit_transform_in_one_pass_equals_fit_then_transform(fitted):
+    seeds = shop_seeds().set_index(pd.Index(np.arange(100, 114)))
+    twin = clone(fitted)
+    out = twin.fit_transform(seeds)  # one chunk: every feature computed once
+    assert twin.dropped_features_ == fitted.dropped_features_
+    assert list(twin.get_feature_names_out()) == list(out.columns)
+    pd.testing.assert_frame_equal(out, fitted.transform(seeds))
+    assert out.index.equals(seeds.index)
+
+
 @pytest.mark.parametrize("chunk", [1, 4])
 def test_chunks_of_seeds_give_the_same_features(fitted, monkeypatch, chunk):
     import tabkit.relational._features_run as run
@@ -1061,6 +1071,7 @@ def test_chunks_of_seeds_give_the_same_features(fitted, monkeypatch, chunk):
     refit = clone(fitted).fit(seeds)
     assert refit.dropped_features_ == fitted.dropped_features_
     pd.testing.assert_frame_equal(refit.transform(seeds), whole)
+    pd.testing.assert_frame_equal(clone(fitted).fit_transform(seeds), whole)
     pd.testing.assert_frame_equal(fitted.transform(seeds.iloc[::-1]), whole[::-1])
 
 
@@ -1099,10 +1110,12 @@ def test_verbose_shows_a_progress_bar(db, capsys):
     rf = RelationalFeatures(database=db, entity_table="customers")
     rf.fit_transform(shop_seeds())
     assert capsys.readouterr().err == ""
-    rf.set_params(verbose=1).fit_transform(shop_seeds())
+    rf.set_params(verbose=1).fit(shop_seeds()).transform(shop_seeds())
     err = capsys.readouterr().err
     assert "RelationalFeatures(customers).fit" in err
     assert "RelationalFeatures(customers).transform" in err
+    rf.fit_transform(shop_seeds())
+    assert "RelationalFeatures(customers).fit_transform" in capsys.readouterr().err
 
 
 def test_a_large_feature_table_warns(db, monkeypatch):
@@ -1114,3 +1127,6 @@ def test_a_large_feature_table_warns(db, monkeypatch):
         rf.fit(shop_seeds())
     assert record[0].filename == __file__  # points at the call to fit
     assert "exclude_columns=" in str(record[0].message)
+    with pytest.warns(UserWarning, match="feature table") as record:
+        make_pipeline(rf, "passthrough").fit_transform(shop_seeds())
+    assert record[0].filename == __file__

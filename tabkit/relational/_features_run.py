@@ -227,6 +227,7 @@ class Redundancy:
         self._first: list[Any] = [None] * n_features
         self._constant = np.ones(n_features, dtype=bool)
         self._hash: dict[int, Any] = {}
+        self._kept: dict[bytes, str] = {}  # digest -> the feature kept with it
 
     def update(self, j: int, values: Any) -> None:
         """Take the next chunk of rows of feature ``j`` (float array or Categorical)."""
@@ -246,17 +247,98 @@ class Redundancy:
         if self._constant[j]:
             self._constant[j] = bool((bits == self._first[j]).all())
 
+    def verdict(self, j: int, name: str) -> str | None:
+        """Why feature ``j`` is dropped (None: kept), once all its rows are in.
+
+        Call it for every feature, in order: a duplicate names the first
+        feature with the same values.
+        """
+        if self._constant[j] and self._first[j] is not None:
+            return "constant"
+        if j in self._hash:
+            digest = self._hash[j].digest()
+            if digest in self._kept:
+                return f"duplicate of {self._kept[digest]}"
+            self._kept[digest] = name
+        return None
+
     def dropped(self, names: Sequence[str]) -> dict[str, str]:
         """``{name: "constant" or "duplicate of <earlier name>"}``, in order."""
-        out: dict[str, str] = {}
-        kept: dict[bytes, str] = {}
-        for j, name in enumerate(names):
-            if self._constant[j] and self._first[j] is not None:
-                out[name] = "constant"
-            elif j in self._hash:
-                digest = self._hash[j].digest()
-                if digest in kept:
-                    out[name] = f"duplicate of {kept[digest]}"
-                else:
-                    kept[digest] = name
-        return out
+        self._kept.clear()
+        verdicts = {name: self.verdict(j, name) for j, name in enumerate(names)}
+        return {name: why for name, why in verdicts.items() if why is not None}
+
+
+def find_redundant(
+    plan: Plan, db: Database, keys: pd.Series, cutoff: np.ndarray, progress: str | None
+) -> dict[str, str]:
+    """Compute every feature, chunk by chunk; return the dropped ones and why."""
+    names = plan.names()
+    found = Redundancy(len(names))
+    for _, j, value in evaluate(plan, db, keys, cutoff, [True] * len(names), progress):
+        found.update(j, value)
+    return found.dropped(names)
+
+
+def compute_and_drop(
+    plan: Plan, db: Database, keys: pd.Series, cutoff: np.ndarray, progress: str | None
+) -> tuple[dict[str, str], list[int], np.ndarray, dict[int, np.ndarray]]:
+    """Compute every feature once, keeping or dropping each as it comes.
+
+    For seeds that fit in one chunk (``len(keys) <= SEED_CHUNK``): each
+    feature then has all its rows when it is computed.
+
+    Returns
+    -------
+    dropped : dict of str to str
+    kept : list of int
+        Positions of the kept features in ``plan.names()``.
+    values : ndarray of float32, shape (numeric kept features, seeds)
+    codes : dict of int to ndarray
+        Category codes of the kept categorical features.
+    """
+    names = plan.names()
+    categories = plan.categorical_at()
+    n = len(keys)
+    found = Redundancy(len(names))
+    # rows of kept numeric features are written first; the rest of this
+    # buffer is never touched (so never resident) and is cut off at the end
+    values = np.empty((len(names) - len(categories), n), dtype=np.float32)
+    dropped: dict[str, str] = {}
+    codes: dict[int, np.ndarray] = {}
+    kept: list[int] = []
+    for _, j, value in evaluate(plan, db, keys, cutoff, [True] * len(names), progress):
+        found.update(j, value)  # one chunk: all the rows
+        why = found.verdict(j, names[j])
+        if why is not None:
+            dropped[names[j]] = why
+            continue
+        if j in categories:
+            codes[j] = np.asarray(value.codes, dtype=np.int32)
+        else:
+            values[len(kept) - len(codes)] = value
+        kept.append(j)
+    values.resize((len(kept) - len(codes), n), refcheck=False)  # in place
+    return dropped, kept, values, codes
+
+
+def frame_of(  # noqa: PLR0917 - the output's parts
+    index: pd.Index,
+    names: list[str],
+    kept: list[int],
+    values: np.ndarray,
+    codes: dict[int, np.ndarray],
+    categories: dict[int, pd.Index],
+) -> pd.DataFrame:
+    """Assemble the output: ``values`` (numeric features by row), then categories.
+
+    The float32 block is used as it is (no copy); the categorical columns are
+    inserted at their places.
+    """
+    numeric = [names[j] for j in kept if j not in codes]
+    frame = pd.DataFrame(values.T, index=index, columns=numeric, copy=False)
+    for position, j in enumerate(kept):
+        if j in codes:
+            column: Any = pd.Categorical.from_codes(codes[j], categories=categories[j])
+            frame.insert(position, names[j], column)
+    return frame

@@ -27,6 +27,7 @@ and the search for constant and duplicate features in
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -34,12 +35,15 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
+import joblib
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from tabkit._compat import Interval, _fit_context
+from tabkit.relational import _features_run as run
 from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
 from tabkit.relational._features_checks import check_schema, check_seeds
@@ -55,7 +59,13 @@ from tabkit.relational._features_plan import (
     window_label,
     window_span,
 )
-from tabkit.relational._features_run import Plan, Redundancy, evaluate
+from tabkit.relational._features_run import (
+    Plan,
+    compute_and_drop,
+    evaluate,
+    find_redundant,
+    frame_of,
+)
 from tabkit.relational._shared import pickle_database, unpickle_database
 from tabkit.relational._table import Table
 
@@ -297,6 +307,57 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         self : RelationalFeatures
         """
         del y  # seeds only: labels never shape the features
+        db, keys, cutoff = self._fit_plan(X)
+        self._drop_redundant(db, keys, cutoff)
+        return self
+
+    @_validated
+    def fit_transform(self, X: Any, y: Any = None) -> pd.DataFrame:
+        """Fit, and return the features of the fit's seeds.
+
+        When the seeds fit in one chunk, every feature is computed once, and
+        kept or dropped as it comes; otherwise this is ``fit`` then
+        ``transform``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Seed table: the entity table's primary-key column and ``"cutoff"``.
+        y : ignored
+
+        Returns
+        -------
+        features : DataFrame
+            As :meth:`transform`.
+        """
+        del y
+        db, keys, cutoff = self._fit_plan(X)
+        if not self.drop_redundant or len(keys) > run.SEED_CHUNK:
+            self._drop_redundant(db, keys, cutoff)
+            return self.transform(X)
+        plan = self._plan()
+        names = plan.names()
+        dropped, kept, values, codes = compute_and_drop(
+            plan, db, keys, cutoff, self._progress("fit_transform")
+        )
+        self.dropped_features_ = dropped
+        self._set_kept(names, len(keys))
+        return frame_of(X.index, names, kept, values, codes, plan.categorical_at())
+
+    def _drop_redundant(
+        self, db: Database, keys: pd.Series, cutoff: np.ndarray
+    ) -> None:
+        """Find the constant and duplicate features (``drop_redundant``)."""
+        plan = self._plan()
+        self.dropped_features_ = (
+            find_redundant(plan, db, keys, cutoff, self._progress("fit"))
+            if self.drop_redundant
+            else {}
+        )
+        self._set_kept(plan.names(), len(keys))
+
+    def _fit_plan(self, X: Any) -> tuple[Database, pd.Series, np.ndarray]:
+        """Check the seeds and plan the features (every planned one)."""
         db = self._database(fitted=False)
         entity = self._entity(db)
         keys, cutoff = self._check_seeds(X, db, reset=True)
@@ -345,21 +406,12 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         ]
         self.schema_ = planner.schema()
         self.schema_fingerprint_ = fingerprint(db)
-        plan = self._plan()
-        names = plan.names()
-        self.dropped_features_: dict[str, str] = {}
-        if self.drop_redundant:
-            found = Redundancy(len(names))
-            wanted = [True] * len(names)
-            for _, j, value in evaluate(
-                plan, db, keys, cutoff, wanted, self._progress("fit")
-            ):
-                found.update(j, value)
-            self.dropped_features_ = found.dropped(names)
+        return db, keys, cutoff
+
+    def _set_kept(self, names: list[str], n_seeds: int) -> None:
         kept = [name for name in names if name not in self.dropped_features_]
         self.feature_names_out_ = np.asarray(kept, dtype=object)
-        self._report_size(len(names), len(keys))
-        return self
+        self._report_size(len(names), n_seeds)
 
     def transform(self, X: Any) -> pd.DataFrame:
         """Compute the features of each seed from rows visible at its cut-off.
@@ -384,12 +436,13 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         wanted = [name not in dropped for name in names]
         if sum(wanted) != len(self.feature_names_out_):  # pragma: no cover
             raise RuntimeError("RelationalFeatures planned an unexpected feature set")
-        categories = {j: c for j, c in plan.categorical_at().items() if wanted[j]}
-        numeric = [j for j in range(len(names)) if wanted[j] and j not in categories]
+        categories = plan.categorical_at()
+        kept = [j for j in range(len(names)) if wanted[j]]
+        numeric = [j for j in kept if j not in categories]
         slot = {j: i for i, j in enumerate(numeric)}
         n = len(keys)
         values = np.empty((len(numeric), n), dtype=np.float32)  # column by column
-        codes = {j: np.full(n, -1, dtype=np.int32) for j in categories}
+        codes = {j: np.full(n, -1, dtype=np.int32) for j in kept if j in categories}
         for rows, j, value in evaluate(
             plan, db, keys, cutoff, wanted, self._progress("transform")
         ):
@@ -397,17 +450,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
                 codes[j][rows] = value.codes
             else:
                 values[slot[j], rows] = value
-        frame = pd.DataFrame(
-            values.T, index=X.index, columns=[names[j] for j in numeric], copy=False
-        )
-        kept = [j for j in range(len(names)) if wanted[j]]
-        for position, j in enumerate(kept):
-            if j in codes:
-                column: Any = pd.Categorical.from_codes(
-                    codes[j], categories=categories[j]
-                )
-                frame.insert(position, names[j], column)
-        return frame
+        return frame_of(X.index, names, kept, values, codes, categories)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the :meth:`transform` columns.
@@ -516,7 +559,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
                 "aggregates or hops, a smaller max_categories, "
                 "include_parents=False or exclude_columns= give fewer features",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_caller_level(),
             )
 
     # ------------------------------------------------------------ validation
@@ -571,3 +614,20 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
 
     def _check_schema(self, db: Database) -> None:
         check_schema(db, self.schema_, self.schema_fingerprint_)
+
+
+def _caller_level() -> int:
+    """``stacklevel`` of the first caller outside tabkit, scikit-learn and joblib.
+
+    For a warning raised in the caller of this function: it then points at the
+    user's ``fit`` (or ``pipeline.fit``) line, however deep the call.
+    """
+    inside = tuple(
+        str(Path(path).parent)
+        for path in (Path(__file__).parent, sklearn.__file__, joblib.__file__)
+        if path is not None
+    )
+    frame, level = inspect.currentframe(), 0
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return max(level, 1)
