@@ -333,7 +333,9 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
         "computation (all splits) + LightGBM fit. LightGBM: learning rate "
         "0.05, up to 2,000 trees, early stopping after 50 rounds on the "
         "validation seeds, row and column subsampling 0.8, the L1 objective for "
-        "MAE. On the public tasks the seeds are LightGBM's (same seed tables); "
+        "MAE. Features: the columns `RelationalFeatures` keeps (it drops the "
+        "ones that are constant or repeat another on the training seeds). "
+        "On the public tasks the seeds are LightGBM's (same seed tables); "
         "on the synthetic task each seed also generates a new database. "
         "Aggregation windows: "
         + "; ".join(f"{name} {list(w)}" for name, w in WINDOWS.items())

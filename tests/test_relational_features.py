@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import pickle
 import time
+import weakref
+from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +20,7 @@ from sklearn.utils.estimator_checks import check_param_validation
 
 import tabkit
 from tabkit.relational import Database, SchemaError, Table
+from tabkit.relational._features_plan import NUMERIC_AGGREGATES
 from tabkit.relational.features import RelationalFeatures
 
 T0 = pd.Timestamp("2024-01-01")
@@ -248,7 +252,7 @@ def brute_force(rf: RelationalFeatures, db: Database, seeds: pd.DataFrame):
                 feats[spec["name"]] = (
                     (str(value) if str(value) in cats else "__other__")
                     if known
-                    else np.nan
+                    else "__missing__"
                 )
             elif spec["kind"] == "time":
                 feats[spec["name"]] = t_days - _num(pd.Series([value]), "time")[0]
@@ -343,12 +347,27 @@ def fitted(db) -> RelationalFeatures:
     return rf.fit(shop_seeds())
 
 
-def test_matches_brute_force(db, fitted):
+@pytest.fixture(scope="module")
+def full(db) -> RelationalFeatures:
+    """Every aggregate, and nothing dropped."""
+    rf = RelationalFeatures(
+        database=db,
+        entity_table="customers",
+        windows=("2D", "7D", None),
+        numeric_aggregates=NUMERIC_AGGREGATES,
+        drop_redundant=False,
+    )
+    return rf.fit(shop_seeds())
+
+
+@pytest.mark.parametrize("which", ["fitted", "full"])
+def test_matches_brute_force(db, which, request):
+    rf = request.getfixturevalue(which)
     seeds = shop_seeds()
-    got = fitted.transform(seeds)
-    assert list(got.columns) == list(fitted.get_feature_names_out())
-    assert got.shape == (len(seeds), len(fitted.feature_names_out_))
-    assert_frames_agree(got, brute_force(fitted, db, seeds))
+    got = rf.transform(seeds)
+    assert list(got.columns) == list(rf.get_feature_names_out())
+    assert got.shape == (len(seeds), len(rf.feature_names_out_))
+    assert_frames_agree(got, brute_force(rf, db, seeds))
 
 
 def test_matches_brute_force_one_hop_without_parents(db):
@@ -408,16 +427,19 @@ def test_random_database_matches_brute_force(monkeypatch, chunk):
     monkeypatch.setattr(compute, "_CHUNK", chunk)  # nunique in many chunks
     rdb, seeds = random_db(seed=chunk)
     rf = RelationalFeatures(
-        database=rdb, entity_table="users", windows=("1D", "3D", "10D", None)
+        database=rdb,
+        entity_table="users",
+        windows=("1D", "3D", "10D", None),
+        numeric_aggregates=NUMERIC_AGGREGATES,
     ).fit(seeds)
     got = rf.transform(seeds)
     assert_frames_agree(got, brute_force(rf, rdb, seeds))
     assert got["events.value.nunique.10D"].max() > 1
 
 
-def test_hand_computed_values(fitted):
+def test_hand_computed_values(full):
     seeds = pd.DataFrame({"customer_id": [1, 1], "cutoff": days(3, 45)})
-    out = fitted.transform(seeds).iloc[0]
+    out = full.transform(seeds).iloc[0]
     # orders of customer 1 by day 3: 10 (day 1), 11 (day 3, 20.0), 12 (day 3, NaN)
     assert out["orders.count.2D"] == 2  # (day 1, day 3]
     assert out["orders.count.all"] == 3
@@ -440,7 +462,7 @@ def test_hand_computed_values(fitted):
     assert out["seed.days_since_last"] == 0
     assert out["store_id->stores.size"] == 100
     assert out["customers.region"] == "north"
-    late = fitted.transform(seeds).iloc[1]
+    late = full.transform(seeds).iloc[1]
     # order 20 (no time) never counts; order 17 (day 25) does
     assert late["orders.count.all"] == 4
     # prices 2.5 (twice) and, once product 3 is listed, 10 (item 108)
@@ -572,6 +594,19 @@ def test_hops_and_parents_choose_paths(db):
     ]
 
 
+def test_a_parent_is_carried_by_its_largest_child_table(full):
+    # stores are referenced by orders (12 rows) and by customers (5 rows)
+    columns = {spec["name"] for spec in full.columns_}
+    names = [n for n in full.get_feature_names_out() if n not in columns]
+    paths = {n.split(".")[0] for n in names if ".store_id->stores." in n}
+    assert paths == {
+        "orders",
+        "customers@referrer_id/orders",
+        "referrer_id->customers/orders",
+    }
+    assert any(".product_id->products." in n for n in names)  # only items do
+
+
 def test_static_paths_get_the_all_time_window():
     stores = pd.DataFrame({"store_id": [1, 2], "size": [3.0, 4.0]})
     shelves = pd.DataFrame(
@@ -641,7 +676,9 @@ def test_composite_keys(db):
             "cutoff": pd.to_datetime(["2001-12-31"] * 2 + ["2002-12-31"]),
         }
     )
-    out = RelationalFeatures(database=base, entity_table="players").fit_transform(seeds)
+    out = RelationalFeatures(
+        database=base, entity_table="players", drop_redundant=False
+    ).fit_transform(seeds)
     assert out["stints.year__team->teams.wins.mean.all"].tolist() == [90, 90, 70]
     assert out["stints.year__team.nunique.all"].tolist() == [1, 1, 1]
 
@@ -659,7 +696,9 @@ def test_output_types_index_and_inputs_untouched(db, fitted):
         pd.testing.assert_frame_equal(fitted.transform(seeds), out)
     # values known by the last cut-off of the fit (customer 5 never is)
     categories = out["customers.region"].cat.categories
-    assert list(categories) == ["north", "south", "__other__"]
+    assert list(categories) == ["north", "south", "__other__", "__missing__"]
+    assert out.select_dtypes("category").notna().all().all()  # "__missing__"
+    assert (out["customers.region"] == "__missing__").any()
 
 
 def test_time_zone_aware_database():
@@ -700,10 +739,36 @@ def test_time_zone_aware_database():
         ({}, shop_seeds().to_numpy(), TypeError, "seed table"),
         (
             {},
-            pd.DataFrame({"customer_id": ["a"], "cutoff": days(3)}),
+            pd.DataFrame({"customer_id": [77], "cutoff": days(3)}),
             ValueError,
             "none of the seed keys",
         ),
+        (
+            {},
+            pd.DataFrame({"customer_id": ["1"], "cutoff": days(3)}),
+            ValueError,
+            "key column 'customer_id' holds string values",
+        ),
+        ({"exclude_columns": {"nope": "x"}}, None, ValueError, "table 'nope' is not"),
+        (
+            {"exclude_columns": {"orders": ["amount", "price"]}},
+            None,
+            ValueError,
+            "table 'orders' has no column 'price'",
+        ),
+        (
+            {"exclude_columns": {"orders": "customer_id"}},
+            None,
+            ValueError,
+            "column 'customer_id' of table 'orders' is a foreign key",
+        ),
+        (
+            {"exclude_columns": {"orders": "ts"}},
+            None,
+            ValueError,
+            "column 'ts' of table 'orders' is its time column",
+        ),
+        ({"exclude_columns": {"orders": [1]}}, None, TypeError, "exclude_columns"),
         (
             {},
             pd.DataFrame({"customer_id": [1], "cutoff": [pd.NaT]}),
@@ -744,19 +809,38 @@ def test_clone_get_set_params_share_the_database(db, fitted):
     pd.testing.assert_frame_equal(swapped.transform(early), fitted.transform(early))
 
 
-def test_pickle_keeps_the_fingerprint_not_the_tables(db, fitted):
+def test_pickle_keeps_a_reference_not_the_tables(db, fitted, monkeypatch):
+    from tabkit.relational import _shared
+
+    monkeypatch.setattr(_shared, "_loaded", OrderedDict())  # this test's loads
+    seeds = shop_seeds()
     blob = pickle.dumps(fitted)
-    assert b"pandas.core.frame" not in blob  # the plan, not the tables
-    assert b"Database" not in blob
+    assert b"pandas" not in blob  # the plan and a reference, not the tables
+    ref = fitted.__getstate__()["_database_ref"]
+    assert ref.fingerprint == db.fingerprint()
+    assert Path(ref.path).is_file()
+    assert pickle.dumps(fitted) == blob  # written once, the same reference
+    assert pickle.loads(blob).database is db  # this process: the database itself
+    # another process finds the copy on disk and memory-maps it
+    monkeypatch.setattr(_shared, "_live", weakref.WeakValueDictionary())
+    elsewhere = pickle.loads(blob)
+    assert elsewhere.database is not db
+    assert elsewhere.database.fingerprint() == db.fingerprint()
+    assert pickle.loads(blob).database is elsewhere.database  # loaded once
+    pd.testing.assert_frame_equal(elsewhere.transform(seeds), fitted.transform(seeds))
+    # once the copy is gone: no database, and the error says what to do
+    monkeypatch.setattr(_shared, "_live", weakref.WeakValueDictionary())
+    monkeypatch.setattr(_shared, "_loaded", OrderedDict())
+    Path(ref.path).unlink()
     loaded = pickle.loads(blob)
     assert loaded.database is None
     assert loaded.schema_fingerprint_ == db.fingerprint()
-    with pytest.raises(ValueError, match="set_params\\(database=db\\)"):
-        loaded.transform(shop_seeds())
+    with pytest.raises(ValueError, match="set_params\\(database=db\\)") as error:
+        loaded.transform(seeds)
+    assert "is gone" in str(error.value)
     loaded.set_params(database=db)
-    pd.testing.assert_frame_equal(
-        loaded.transform(shop_seeds()), fitted.transform(shop_seeds())
-    )
+    pd.testing.assert_frame_equal(loaded.transform(seeds), fitted.transform(seeds))
+    assert pickle.loads(pickle.dumps(fitted)).database is db  # a new copy
     f = shop_tables()
     f["orders"]["amount"] = f["orders"]["amount"].astype(str)
     with pytest.raises(SchemaError, match="'orders': column 'amount' is cat"):
@@ -922,3 +1006,127 @@ def test_hops_zero_is_the_entity_only_baseline():
     assert all(n.startswith(("customers.", "seed.")) for n in names)
     assert "seed.entity_age_days" in names
     assert "seed.days_since_last" not in names  # needs child rows
+
+
+# ---------------------------------------------------------------- at scale
+def test_dropped_features_are_constant_or_duplicates(fitted):
+    seeds = shop_seeds()
+    every = clone(fitted).set_params(drop_redundant=False).fit_transform(seeds)
+    kept = fitted.transform(seeds)
+    dropped = fitted.dropped_features_
+    assert dropped
+    assert list(kept.columns) == [n for n in every.columns if n not in dropped]
+    assert list(fitted.get_feature_names_out()) == list(kept.columns)
+    pd.testing.assert_frame_equal(kept, every[kept.columns])
+    for name, why in dropped.items():
+        if why == "constant":
+            assert every[name].nunique(dropna=False) == 1, name
+        else:
+            twin = why.removeprefix("duplicate of ")
+            assert twin in kept.columns
+            assert list(every.columns).index(twin) < list(every.columns).index(name)
+            np.testing.assert_array_equal(every[name], every[twin], err_msg=name)
+    # what is kept is neither constant nor a repeat
+    assert (kept.nunique(dropna=False) > 1).all()
+    numeric = kept.select_dtypes("float32").fillna(np.inf) + 0.0
+    assert not numeric.T.duplicated().any()
+
+
+def test_redundancy_over_chunks():
+    from tabkit.relational._features_run import Redundancy
+
+    found = Redundancy(6)
+    chunks = [
+        # equal, then different; constant, then not; -0.0 == 0.0; NaN == NaN
+        [[1.0, 2.0], [1.0, 2.0], [3.0, 3.0], [0.0, np.nan], [-0.0, np.nan]],
+        [[5.0], [6.0], [4.0], [1.0], [1.0]],
+    ]
+    for chunk in chunks:
+        for j, values in enumerate(chunk):
+            found.update(j, np.asarray(values))
+        found.update(5, pd.Categorical(["a"] * len(chunk[0])))  # a constant category
+    assert found.dropped(list("abcdef")) == {
+        "e": "duplicate of d",
+        "f": "constant",
+    }
+
+
+def test_fit_transform_in_one_pass_equals_fit_then_transform(fitted):
+    seeds = shop_seeds().set_index(pd.Index(np.arange(100, 114)))
+    twin = clone(fitted)
+    out = twin.fit_transform(seeds)  # one chunk: every feature computed once
+    assert twin.dropped_features_ == fitted.dropped_features_
+    assert list(twin.get_feature_names_out()) == list(out.columns)
+    pd.testing.assert_frame_equal(out, fitted.transform(seeds))
+    assert out.index.equals(seeds.index)
+
+
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_chunks_of_seeds_give_the_same_features(fitted, monkeypatch, chunk):
+    import tabkit.relational._features_run as run
+
+    seeds = shop_seeds()
+    whole = fitted.transform(seeds)
+    monkeypatch.setattr(run, "SEED_CHUNK", chunk)
+    refit = clone(fitted).fit(seeds)
+    assert refit.dropped_features_ == fitted.dropped_features_
+    pd.testing.assert_frame_equal(refit.transform(seeds), whole)
+    pd.testing.assert_frame_equal(clone(fitted).fit_transform(seeds), whole)
+    pd.testing.assert_frame_equal(fitted.transform(seeds.iloc[::-1]), whole[::-1])
+
+
+def test_exclude_columns(db, full):
+    seeds = shop_seeds()
+    excluded = {"orders": "amount", "products": ["price"], "customers": ["region"]}
+    rf = clone(full).set_params(exclude_columns=excluded).fit(seeds)
+    names = list(rf.get_feature_names_out())
+    assert names == [
+        n
+        for n in full.get_feature_names_out()
+        if not any(part in n for part in (".amount.", ".price.", "region"))
+    ]
+    pd.testing.assert_frame_equal(rf.transform(seeds), full.transform(seeds)[names])
+    assert "amount" not in rf.schema_["orders"]["columns"]
+    # an excluded column may change kind: it is not part of the fitted schema
+    f = shop_tables()
+    f["orders"]["amount"] = f["orders"]["amount"].astype(str)
+    out = copy.deepcopy(rf).set_params(database=shop_db(f)).transform(seeds)
+    pd.testing.assert_frame_equal(out, rf.transform(seeds))
+
+
+def test_transform_checks_the_seed_key_dtype(fitted):
+    seeds = shop_seeds()
+    with pytest.raises(ValueError, match="key column 'customer_id'") as error:
+        fitted.transform(seeds.astype({"customer_id": str}))
+    message = str(error.value)
+    assert "key column 'customer_id' holds string values (dtype" in message
+    assert "'customers' holds integer values (dtype int64)" in message
+    # whole floats are integer keys
+    floats = fitted.transform(seeds.astype({"customer_id": float}))
+    pd.testing.assert_frame_equal(floats, fitted.transform(seeds))
+
+
+def test_verbose_shows_a_progress_bar(db, capsys):
+    rf = RelationalFeatures(database=db, entity_table="customers")
+    rf.fit_transform(shop_seeds())
+    assert capsys.readouterr().err == ""
+    rf.set_params(verbose=1).fit(shop_seeds()).transform(shop_seeds())
+    err = capsys.readouterr().err
+    assert "RelationalFeatures(customers).fit" in err
+    assert "RelationalFeatures(customers).transform" in err
+    rf.fit_transform(shop_seeds())
+    assert "RelationalFeatures(customers).fit_transform" in capsys.readouterr().err
+
+
+def test_a_large_feature_table_warns(db, monkeypatch):
+    from tabkit.relational import features
+
+    monkeypatch.setattr(features, "_LARGE_GIB", 1e-9)
+    rf = RelationalFeatures(database=db, entity_table="customers")
+    with pytest.warns(UserWarning, match=r"feature table of 0\.0 GiB") as record:
+        rf.fit(shop_seeds())
+    assert record[0].filename == __file__  # points at the call to fit
+    assert "exclude_columns=" in str(record[0].message)
+    with pytest.warns(UserWarning, match="feature table") as record:
+        make_pipeline(rf, "passthrough").fit_transform(shop_seeds())
+    assert record[0].filename == __file__

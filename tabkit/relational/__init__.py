@@ -11,6 +11,7 @@ columns but neither is refused by features and tasks
 
 from __future__ import annotations
 
+from tabkit.relational._cutoff_split import CutoffSplit
 from tabkit.relational._database import Database
 from tabkit.relational._errors import (
     OrphanKeysWarning,
@@ -33,6 +34,7 @@ from tabkit.relational.tasks import (
 )
 
 __all__ = [
+    "CutoffSplit",
     "Database",
     "EntityTask",
     "OrphanKeysWarning",

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tabkit.relational._database import Database
-from tabkit.relational._features_compute import OTHER, column_kind, to_ns
+from tabkit.relational._features_compute import MISSING, OTHER, column_kind, to_ns
 from tabkit.relational._table import Table
 
 NUMERIC_AGGREGATES = (
@@ -48,6 +48,8 @@ class Planner:
         Last cut-off of the fit (ns): category values come from rows known then.
     hops, include_parents, max_categories, nunique
         The transformer's options (``nunique``: count distinct foreign keys).
+    excluded : mapping of str to set of str, optional
+        Columns never used, by table (see :func:`check_excluded`).
     """
 
     def __init__(
@@ -60,13 +62,21 @@ class Planner:
         include_parents: bool,
         max_categories: int,
         nunique: bool,
+        excluded: Mapping[str, set[str]] | None = None,
     ) -> None:
         self.db, self.entity, self.t_max = db, entity, t_max
+        self.excluded = dict(excluded or {})
         self.hops, self.include_parents = hops, include_parents
         self.max_categories, self.nunique = max_categories, nunique
         self.used: dict[str, None] = {entity: None}
+        self.carriers: dict[str, str] = {}
         self._frames: dict[str, pd.DataFrame] = {}
         self._visible: dict[str, np.ndarray] = {}
+
+    def feature_columns(self, table: str) -> list[str]:
+        """Return the table's feature columns, less the excluded ones."""
+        skip = self.excluded.get(table, set())
+        return [c for c in self.db[table].feature_columns if c not in skip]
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self._frames:
@@ -101,7 +111,7 @@ class Planner:
         seen = values[self.visible(source)]
         if kind == "cat":
             top = top_values(seen, self.max_categories + 2)
-            top = [v for v in top if v != OTHER]
+            top = [v for v in top if v not in (OTHER, MISSING)]
             if counted and len(top) > self.max_categories:
                 top = []
             spec["categories"] = top[: self.max_categories]
@@ -122,7 +132,7 @@ class Planner:
         for chain in chains:
             table = chain[-1][1] if chain else self.entity
             prefix = "".join(f"{fk}->{t}." for fk, t in chain) or f"{self.entity}."
-            for column in self.db[table].feature_columns:
+            for column in self.feature_columns(table):
                 name = prefix + column
                 specs.append(
                     self.spec(table, column, name=name, chain=chain, table=table)
@@ -145,22 +155,42 @@ class Planner:
     def paths(self) -> list[dict[str, Any]]:
         """Children, grandchildren (2 hops) and the parents' children (2 hops)."""
         db, entity = self.db, self.entity
-        paths: list[dict[str, Any]] = []
+        shapes: list[tuple[str, list[list[str]], list[list[str]]]] = []
         if self.hops == 0:
-            return paths
+            return []
         for child, fk in self.children(entity):
             label = self.step(child, fk, entity)
-            paths.append(self.path(label, [], [[child, fk]]))
+            shapes.append((label, [], [[child, fk]]))
             if self.hops >= 2 and db[child].primary_key is not None:
                 for grand, fk2 in self.children(child):
                     name = f"{label}/{self.step(grand, fk2, child)}"
-                    paths.append(self.path(name, [], [[child, fk], [grand, fk2]]))
+                    shapes.append((name, [], [[child, fk], [grand, fk2]]))
         if self.hops >= 2 and self.include_parents:
             for fk, parent in db[entity].foreign_keys.items():
                 for child, fkc in self.children(parent):
                     name = f"{fk}->{parent}/{self.step(child, fkc, parent)}"
-                    paths.append(self.path(name, [[fk, parent]], [[child, fkc]]))
-        return paths
+                    shapes.append((name, [[fk, parent]], [[child, fkc]]))
+        self.carriers = self.choose_carriers([down[-1] for _, _, down in shapes])
+        return [self.path(name, up, down) for name, up, down in shapes]
+
+    def choose_carriers(self, ends: list[list[str]]) -> dict[str, str]:
+        """Pick, per parent table, the child table whose paths carry its columns.
+
+        ``ends`` are the paths' last steps ``[table, foreign key]``. A parent
+        referenced by the rows of several tables is carried by the table with
+        the most rows (the first on ties): the others mostly reach the same
+        parent rows (a player's teams through his batting, fielding and
+        appearance rows) and would repeat nearly the same averages.
+        """
+        candidates: dict[str, list[str]] = {}
+        for table, path_fk in ends:
+            for fk, parent in self.db[table].foreign_keys.items():
+                if fk != path_fk and table not in candidates.get(parent, []):
+                    candidates.setdefault(parent, []).append(table)
+        return {
+            parent: max(tables, key=lambda t: len(self.db[t]))  # first on ties
+            for parent, tables in candidates.items()
+        }
 
     def path(
         self, name: str, up: list[list[str]], down: list[list[str]]
@@ -173,7 +203,7 @@ class Planner:
         rows = self.db[table]
         columns = [
             self.spec(table, c, counted=True, label=c, via=None)
-            for c in rows.feature_columns
+            for c in self.feature_columns(table)
         ]
         others = [(f, q) for f, q in rows.foreign_keys.items() if f != path_fk]
         if self.nunique:
@@ -182,7 +212,9 @@ class Planner:
             ]
         if self.include_parents:
             for f, q in others:
-                for c in self.db[q].feature_columns:
+                if self.carriers.get(q, table) != table:
+                    continue  # carried by another table's paths
+                for c in self.feature_columns(q):
                     label = f"{f}->{q}.{c}"
                     columns.append(
                         self.spec(q, c, counted=True, label=label, via=[f, q])
@@ -197,7 +229,10 @@ class Planner:
 
     def schema(self) -> dict[str, Any]:
         """Keys, time column and column kinds of every table the plan uses."""
-        return {name: describe(self.db[name], self.frame(name)) for name in self.used}
+        return {
+            name: describe(self.db[name], self.frame(name), self.feature_columns(name))
+            for name in self.used
+        }
 
 
 # ---------------------------------------------------------------- helpers
@@ -214,13 +249,93 @@ def name_part(value: str) -> str:
     return _BAD_NAME.sub("_", value)[:40] or "_"
 
 
-def describe(table: Table, frame: pd.DataFrame) -> dict[str, Any]:
-    """Describe one table's schema: keys, time column, column kinds."""
+def check_excluded(db: Database, spec: Any) -> dict[str, set[str]]:
+    """Validate ``exclude_columns``: ``{table: column or list of columns}``.
+
+    Every table must be in the database and every column one of its feature
+    columns (not a key or the time column); the errors name them.
+
+    Parameters
+    ----------
+    db : Database
+    spec : mapping or None
+
+    Returns
+    -------
+    dict of str to set of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabkit.relational import Database, Table
+    >>> from tabkit.relational._features_plan import check_excluded
+    >>> db = Database({"t": Table(pd.DataFrame({"id": [1], "x": [2.0], "y": ["a"]}),
+    ...                           primary_key="id")})
+    >>> check_excluded(db, {"t": "x"})
+    {'t': {'x'}}
+    >>> check_excluded(db, {"t": ["id"]})
+    Traceback (most recent call last):
+    ...
+    ValueError: exclude_columns: column 'id' of table 't' is its primary key; ...
+    """
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise TypeError(
+            "exclude_columns must map table names to column names, e.g. "
+            f"{{'orders': ['note']}}, got {type(spec).__name__}"
+        )
+    out: dict[str, set[str]] = {}
+    for table, columns in spec.items():
+        if table not in db:
+            raise ValueError(
+                f"exclude_columns: table {table!r} is not a table of the database "
+                f"(tables: {sorted(db)})"
+            )
+        names = [columns] if isinstance(columns, str) else columns
+        if not isinstance(names, Sequence) or not all(
+            isinstance(c, str) for c in names
+        ):
+            raise TypeError(
+                f"exclude_columns[{table!r}] must be a column name or a list of "
+                f"column names, got {columns!r}"
+            )
+        t = db[table]
+        features = t.feature_columns
+        roles = {t.primary_key: "its primary key", t.time_column: "its time column"}
+        roles.update(dict.fromkeys(t.foreign_keys, "a foreign key"))
+        roles.update(dict.fromkeys(t.composite_keys, "a composite key"))
+        for column in names:
+            if column in features:
+                continue
+            if column in roles:
+                raise ValueError(
+                    f"exclude_columns: column {column!r} of table {table!r} is "
+                    f"{roles[column]}; only feature columns can be excluded "
+                    f"(feature columns of {table!r}: {features})"
+                )
+            raise ValueError(
+                f"exclude_columns: table {table!r} has no column {column!r} "
+                f"(feature columns: {features})"
+            )
+        out[table] = set(names)
+    return out
+
+
+def describe(
+    table: Table, frame: pd.DataFrame, columns: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Describe one table's schema: keys, time column, column kinds.
+
+    ``columns``: the feature columns described (default: all of them).
+    """
+    if columns is None:
+        columns = table.feature_columns
     return {
         "primary_key": table.primary_key,
         "time_column": table.time_column,
         "foreign_keys": dict(table.foreign_keys),
-        "columns": {str(c): column_kind(frame[c]) for c in table.feature_columns},
+        "columns": {str(c): column_kind(frame[c]) for c in columns},
     }
 
 

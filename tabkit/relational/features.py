@@ -3,8 +3,9 @@
 
 :class:`RelationalFeatures` turns a seed table (entity key, cut-off) into one
 row of features per seed, computed from the rows of the database known at the
-seed's cut-off (ARCHITECTURE.md's time rule). It is the strong tabular baseline
-of relational tasks: ``make_pipeline(RelationalFeatures(...), LGBMClassifier())``.
+seed's cut-off (tabkit's time rule: a prediction at cut-off ``t`` uses rows
+known at ``t`` only). It is the strong tabular baseline of relational tasks:
+``make_pipeline(RelationalFeatures(...), LGBMClassifier())``.
 
 Visibility. A row of a timed table is visible at cut-off ``t`` when its time is
 <= ``t`` (a missing time: never). A row reached through another row is visible
@@ -18,48 +19,60 @@ the child row's effective time, else they count as missing.
 
 The vectorised method (sorted rows, ``np.searchsorted`` window bounds, prefix
 sums, ``reduceat``) is described in :mod:`tabkit.relational._features_compute`;
-the fit-time plan in :mod:`tabkit.relational._features_plan`.
+the fit-time plan in :mod:`tabkit.relational._features_plan`; chunks of seeds
+and the search for constant and duplicate features in
+:mod:`tabkit.relational._features_run`.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
+import inspect
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
+import joblib
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from tabkit._compat import Interval, _fit_context
+from tabkit.relational import _features_run as run
 from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
-from tabkit.relational._features_compute import NEVER, Computation, TableData, to_ns
+from tabkit.relational._features_checks import check_schema, check_seeds
+from tabkit.relational._features_context import TableData
 from tabkit.relational._features_plan import (
     CATEGORICAL_AGGREGATES,
     NUMERIC_AGGREGATES,
     Planner,
+    check_excluded,
     check_names,
-    dedupe,
-    describe,
     fingerprint,
-    name_part,
     parse_windows,
     window_label,
     window_span,
 )
+from tabkit.relational._features_run import (
+    Plan,
+    compute_and_drop,
+    evaluate,
+    find_redundant,
+    frame_of,
+)
+from tabkit.relational._shared import pickle_database, unpickle_database
 from tabkit.relational._table import Table
-from tabkit.relational._time import normalize_time
 
 __all__ = ["RelationalFeatures"]
 
 logger = logging.getLogger(__name__)
-#: Output size (float32, GiB) above which ``fit`` logs a warning.
+#: Feature table size (float32, GiB) above which ``fit`` warns.
 _LARGE_GIB = 1.0
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -114,19 +127,38 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         values at fit (others get ``nunique`` only); ``nunique``: distinct
         values (also of foreign keys).
     include_parents : bool, default=True
-        Use parents' columns (of the entity and of child rows).
+        Use parents' columns: the entity's parents', and those carried by
+        child rows (see Notes).
     time_features : bool, default=True
         Add the seed-time features.
     max_categories : int, default=16
         Entity and parent categorical columns become pandas ``category``
-        columns with their ``max_categories`` most frequent values at fit plus
-        ``"__other__"``; aggregated ones get per-value counts up to this many
-        values.
+        columns with their ``max_categories`` most frequent values at fit,
+        ``"__other__"`` (other values) and ``"__missing__"`` (missing values,
+        and entities or parents not known at the cut-off); aggregated ones get
+        per-value counts up to this many values.
+    exclude_columns : dict, optional
+        Columns never used, by table: ``{"orders": ["note", "coupon"]}`` (a
+        single column may be given as a string). They are left out everywhere:
+        as entity or parent columns, aggregated and carried. Only feature
+        columns can be excluded (not keys or time columns); an unknown table or
+        column is an error that names it.
+    drop_redundant : bool, default=True
+        Drop, at fit, the features that are constant on the fit's seeds or
+        equal to an earlier feature on all of them (see Notes);
+        :attr:`dropped_features_` lists them and :meth:`get_feature_names_out`
+        the others.
+    verbose : int, default=0
+        Above 0, show a progress bar (features computed) in ``fit`` and
+        ``transform``.
 
     Attributes
     ----------
     feature_names_out_ : ndarray of str
         Output columns, in order (see Notes).
+    dropped_features_ : dict of str to str
+        Features dropped at fit and why: ``"constant"`` or
+        ``"duplicate of <name>"`` (the kept feature with the same values).
     windows_ : list of [str, int or None]
         Window labels and spans in nanoseconds.
     columns_ : list of dict
@@ -153,14 +185,35 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     ``orders.channel=web.count.30D``, row counts ``orders.count.30D`` and
     recency ``orders.recency.all``.
 
+    Carried columns. A child row carries its other parents' columns (an item
+    its product's price), averaged like the row's own columns. When the rows
+    of several tables reference the same parent table, only the table with
+    the most rows carries its columns: a player's teams are the same through
+    his batting, fielding and appearance rows, and carrying the teams'
+    columns along each would repeat nearly the same averages.
+
     A seed whose entity is not in the entity table (or not yet visible) gets
-    missing entity columns and zero counts.
+    missing numeric entity columns, ``"__missing__"`` categorical ones and zero
+    counts. Categorical columns have no missing values: CatBoost takes them as
+    they are, and LightGBM converts the output to float32, not float64.
+
+    Size. Features are computed in chunks of seeds straight into the float32
+    output. With ``drop_redundant``, ``fit`` computes every planned feature
+    once, chunk by chunk, keeping only a hash of each (not the table), and
+    drops the constant ones and the duplicates (a 7-day and a 30-day window
+    hold the same rows when rows are dated once a season; a mean over one row
+    is its sum); a feature table above 1 GiB raises a ``UserWarning`` that
+    says how to make it narrower. ``fit_transform`` is ``fit`` then
+    ``transform``.
 
     Pickles and model files keep the schema fingerprint, not the tables: after
-    loading, ``set_params(database=db)``; a database whose tables, keys or
-    columns used by the features differ is a :class:`SchemaError`. Process-based
-    parallelism pickles estimators too: ``GridSearchCV(..., n_jobs=2)`` needs
-    ``joblib.parallel_backend("threading")`` (or ``n_jobs=1``).
+    loading a model file, ``set_params(database=db)``; a database whose
+    tables, keys or columns used by the features differ is a
+    :class:`SchemaError`. A pickle refers to a copy of the database written
+    once to disk per database and process (removed when the process exits),
+    which is what process-based parallelism such as ``GridSearchCV(...,
+    n_jobs=2)`` needs: each worker process memory-maps that copy once. A
+    pickle whose copy is gone unpickles without a database.
 
     Examples
     --------
@@ -179,11 +232,19 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     >>> seeds = pd.DataFrame({"customer_id": [1, 2],
     ...                       "cutoff": pd.to_datetime(["2026-01-25"] * 2)})
     >>> rf = RelationalFeatures(database=db, entity_table="customers",
-    ...                         windows=("7D", None),
+    ...                         windows=("7D", "30D", None),
     ...                         numeric_aggregates=("count", "sum"))
     >>> out = rf.fit_transform(seeds)
-    >>> out[["orders.count.7D", "orders.amount.sum.all"]].to_numpy().tolist()
+    >>> out[["orders.count.7D", "orders.amount.sum.30D"]].to_numpy().tolist()
     [[1.0, 12.0], [0.0, 0.0]]
+
+    On these seeds, 30 days hold every order so far: the all-time features
+    repeat the 30-day ones and are dropped.
+
+    >>> for name, why in rf.dropped_features_.items():
+    ...     print(name, "->", why)
+    orders.count.all -> duplicate of orders.count.30D
+    orders.amount.sum.all -> duplicate of orders.amount.sum.30D
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -196,6 +257,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         "include_parents": ["boolean"],
         "time_features": ["boolean"],
         "max_categories": [Interval(Integral, 1, None, closed="left")],
+        "exclude_columns": [dict, None],
+        "drop_redundant": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -210,6 +274,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         include_parents: bool = True,
         time_features: bool = True,
         max_categories: int = 16,
+        exclude_columns: Mapping[str, str | Sequence[str]] | None = None,
+        drop_redundant: bool = True,
+        verbose: int = 0,
     ) -> None:
         self.database = database
         self.entity_table = entity_table
@@ -220,11 +287,14 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         self.include_parents = include_parents
         self.time_features = time_features
         self.max_categories = max_categories
+        self.exclude_columns = exclude_columns
+        self.drop_redundant = drop_redundant
+        self.verbose = verbose
 
     # ------------------------------------------------------------ public API
     @_validated
     def fit(self, X: Any, y: Any = None) -> RelationalFeatures:
-        """Plan the features: tables, columns, windows and category values.
+        """Plan the features, then drop the constant and duplicate ones.
 
         Parameters
         ----------
@@ -237,6 +307,57 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         self : RelationalFeatures
         """
         del y  # seeds only: labels never shape the features
+        db, keys, cutoff = self._fit_plan(X)
+        self._drop_redundant(db, keys, cutoff)
+        return self
+
+    @_validated
+    def fit_transform(self, X: Any, y: Any = None) -> pd.DataFrame:
+        """Fit, and return the features of the fit's seeds.
+
+        When the seeds fit in one chunk, every feature is computed once, and
+        kept or dropped as it comes; otherwise this is ``fit`` then
+        ``transform``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Seed table: the entity table's primary-key column and ``"cutoff"``.
+        y : ignored
+
+        Returns
+        -------
+        features : DataFrame
+            As :meth:`transform`.
+        """
+        del y
+        db, keys, cutoff = self._fit_plan(X)
+        if not self.drop_redundant or len(keys) > run.SEED_CHUNK:
+            self._drop_redundant(db, keys, cutoff)
+            return self.transform(X)
+        plan = self._plan()
+        names = plan.names()
+        dropped, kept, values, codes = compute_and_drop(
+            plan, db, keys, cutoff, self._progress("fit_transform")
+        )
+        self.dropped_features_ = dropped
+        self._set_kept(names, len(keys))
+        return frame_of(X.index, names, kept, values, codes, plan.categorical_at())
+
+    def _drop_redundant(
+        self, db: Database, keys: pd.Series, cutoff: np.ndarray
+    ) -> None:
+        """Find the constant and duplicate features (``drop_redundant``)."""
+        plan = self._plan()
+        self.dropped_features_ = (
+            find_redundant(plan, db, keys, cutoff, self._progress("fit"))
+            if self.drop_redundant
+            else {}
+        )
+        self._set_kept(plan.names(), len(keys))
+
+    def _fit_plan(self, X: Any) -> tuple[Database, pd.Series, np.ndarray]:
+        """Check the seeds and plan the features (every planned one)."""
         db = self._database(fitted=False)
         db.check_time_columns()  # tables with date/time columns: timed or static
         entity = self._entity(db)
@@ -267,6 +388,7 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
             include_parents=bool(self.include_parents),
             max_categories=int(self.max_categories),
             nunique="nunique" in self.aggregates_["categorical"],
+            excluded=check_excluded(db, self.exclude_columns),
         )
         self.columns_ = planner.entity_columns()
         self.paths_ = planner.paths()
@@ -285,21 +407,12 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         ]
         self.schema_ = planner.schema()
         self.schema_fingerprint_ = fingerprint(db)
-        names = dedupe([name for name, _ in self._emit(None)])
-        self.feature_names_out_ = np.asarray(names, dtype=object)
-        size = len(keys) * len(names) * 4 / 2**30
-        log = logger.warning if size > _LARGE_GIB else logger.info
-        log(
-            "RelationalFeatures(%s): %d features from %d aggregation paths (%.2f "
-            "GiB for these %d seeds); fewer windows, aggregates, hops, "
-            "max_categories or include_parents=False give fewer",
-            self.entity_table,
-            len(names),
-            len(self.paths_),
-            size,
-            len(keys),
-        )
-        return self
+        return db, keys, cutoff
+
+    def _set_kept(self, names: list[str], n_seeds: int) -> None:
+        kept = [name for name in names if name not in self.dropped_features_]
+        self.feature_names_out_ = np.asarray(kept, dtype=object)
+        self._report_size(len(names), n_seeds)
 
     def transform(self, X: Any) -> pd.DataFrame:
         """Compute the features of each seed from rows visible at its cut-off.
@@ -318,28 +431,27 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         db = self._database(fitted=True)
         keys, cutoff = self._check_seeds(X, db, reset=False)
-        ctx = Computation(db, str(self.entity_table), keys, cutoff, self.windows_)
-        names = self.feature_names_out_
-        n_cat = sum(spec["kind"] == "cat" for spec in self.columns_)
-        block = np.empty((len(keys), len(names) - n_cat), dtype=np.float32, order="F")
-        categorical: list[tuple[int, Any]] = []
-        filled = 0
-        emitted = 0
-        for emitted, (_, make) in enumerate(self._emit(ctx), start=1):
-            value = make()
-            if isinstance(value, pd.Categorical):
-                categorical.append((emitted - 1, value))
+        plan = self._plan()
+        names = plan.names()
+        dropped = getattr(self, "dropped_features_", {})
+        wanted = [name not in dropped for name in names]
+        if sum(wanted) != len(self.feature_names_out_):  # pragma: no cover
+            raise RuntimeError("RelationalFeatures planned an unexpected feature set")
+        categories = plan.categorical_at()
+        kept = [j for j in range(len(names)) if wanted[j]]
+        numeric = [j for j in kept if j not in categories]
+        slot = {j: i for i, j in enumerate(numeric)}
+        n = len(keys)
+        values = np.empty((len(numeric), n), dtype=np.float32)  # column by column
+        codes = {j: np.full(n, -1, dtype=np.int32) for j in kept if j in categories}
+        for rows, j, value in evaluate(
+            plan, db, keys, cutoff, wanted, self._progress("transform")
+        ):
+            if j in codes:
+                codes[j][rows] = value.codes
             else:
-                block[:, filled] = value
-                filled += 1
-        if emitted != len(names):  # pragma: no cover - a planning bug
-            raise RuntimeError("RelationalFeatures emitted an unexpected feature set")
-        positions = {j for j, _ in categorical}
-        numeric = [name for j, name in enumerate(names) if j not in positions]
-        frame = pd.DataFrame(block, index=X.index, columns=numeric, copy=False)
-        for j, value in categorical:
-            frame.insert(j, names[j], value)
-        return frame
+                values[slot[j], rows] = value
+        return frame_of(X.index, names, kept, values, codes, categories)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the :meth:`transform` columns.
@@ -352,6 +464,8 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of str objects
+            The planned features less the dropped ones
+            (:attr:`dropped_features_`).
         """
         del input_features
         check_is_fitted(self, "feature_names_out_")
@@ -372,7 +486,9 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         from tabkit.serialization import save  # noqa: PLC0415 - avoids an import cycle
 
         twin = type(self).__new__(type(self))
-        twin.__dict__.update(self.__getstate__())
+        twin.__dict__.update(self.__dict__)
+        twin.database = None  # model files never hold the tables
+        twin.__dict__.pop("_database_ref", None)
         twin.windows = tuple(
             w if w is None or isinstance(w, str) else window_label(window_span(w))
             for w in self.windows
@@ -380,9 +496,17 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         return save(twin, path)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state["database"] = None  # the tables stay out; schema_fingerprint_ stays
-        return state
+        # the tables stay out: a reference to the database's shared copy, and
+        # schema_fingerprint_, go in its place
+        return pickle_database(super().__getstate__())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(unpickle_database(state))
+
+    def __copy__(self) -> RelationalFeatures:
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)  # not through __getstate__: no copy
+        return new
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RelationalFeatures:
         new = type(self).__new__(type(self))
@@ -397,21 +521,66 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+    # ------------------------------------------------------------ helpers
+    def _plan(self) -> Plan:
+        return Plan(
+            entity=str(self.entity_table),
+            windows=self.windows_,
+            columns=self.columns_,
+            seed_features=self.seed_features_,
+            paths=self.paths_,
+            numeric=self.aggregates_["numeric"],
+            categorical=self.aggregates_["categorical"],
+        )
+
+    def _progress(self, stage: str) -> str | None:
+        return (
+            f"RelationalFeatures({self.entity_table}).{stage}" if self.verbose else None
+        )
+
+    def _report_size(self, planned: int, n_seeds: int) -> None:
+        """Log the width; warn when the feature table is large."""
+        width = len(self.feature_names_out_)
+        size = n_seeds * width * 4 / 2**30
+        logger.info(
+            "RelationalFeatures(%s): %d features from %d aggregation paths (%d "
+            "constant or duplicate ones dropped), %.2f GiB for these %d seeds",
+            self.entity_table,
+            width,
+            len(self.paths_),
+            planned - width,
+            size,
+            n_seeds,
+        )
+        if size > _LARGE_GIB:
+            warnings.warn(
+                f"RelationalFeatures({self.entity_table}): {width:,} features make "
+                f"a feature table of {size:.1f} GiB for these {n_seeds:,} seeds, "
+                "and a model fitted on it needs several times that; fewer windows, "
+                "aggregates or hops, a smaller max_categories, "
+                "include_parents=False or exclude_columns= give fewer features",
+                UserWarning,
+                stacklevel=_caller_level(),
+            )
+
     # ------------------------------------------------------------ validation
     def _database(self, *, fitted: bool) -> Database:
         db = self.database
         if db is None:
-            if fitted:
+            ref = getattr(self, "_database_ref", None)
+            if ref is None and not fitted:
                 raise ValueError(
-                    "RelationalFeatures has no database (pickles and model files "
-                    "keep only its schema fingerprint "
-                    f"{self.schema_fingerprint_[:12]}...): call "
-                    "set_params(database=db) first"
+                    "RelationalFeatures needs database=, a tabkit.relational.Database"
                 )
+            fp = str(
+                getattr(self, "schema_fingerprint_", None)
+                or getattr(ref, "fingerprint", "")
+            )
+            gone = "" if ref is None else f"; the shared copy {ref.path} is gone"
             raise ValueError(
-                "RelationalFeatures needs database=, a tabkit.relational.Database "
-                "(pickles drop it: with process-based parallelism such as "
-                "n_jobs > 1, use joblib.parallel_backend('threading'))"
+                "RelationalFeatures has no database (pickles and model files keep "
+                f"only its schema fingerprint {fp[:12]}...{gone}): call "
+                "set_params(database=db) first"
             )
         if fitted:
             self._check_schema(db)
@@ -436,147 +605,30 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
     def _check_seeds(
         self, X: Any, db: Database, *, reset: bool
     ) -> tuple[pd.Series, np.ndarray]:
-        key = self._entity(db).primary_key
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(
-                f"X must be a seed table: a pandas DataFrame with columns [{key!r}, "
-                f"'cutoff'], got {type(X).__name__}"
-            )
-        columns = [str(c) for c in X.columns]
-        missing = [c for c in (key, "cutoff") if c not in columns]
-        extra = [c for c in columns if c not in (key, "cutoff")]
-        if missing or extra or len(columns) != 2:
-            raise ValueError(
-                f"the seed table X must have exactly the columns [{key!r}, 'cutoff'] "
-                f"(the primary key of {self.entity_table!r} and the cut-off); "
-                f"missing {missing}, unexpected {extra}"
-            )
-        cut = X["cutoff"]
-        if not pd.api.types.is_datetime64_any_dtype(cut.dtype):
-            cut = normalize_time(cut, "seed table", "cutoff")
-        cutoff = to_ns(cut)
-        if (cutoff == NEVER).any():
-            raise ValueError(
-                f"the seed table's 'cutoff' column has {(cutoff == NEVER).sum()} "
-                "missing values"
-            )
-        aware, db_aware = isinstance(cut.dtype, pd.DatetimeTZDtype), db.time_aware
-        if db_aware is not None and aware != db_aware:
-            raise ValueError(
-                "the seed table's 'cutoff' is "
-                f"{'time-zone-aware' if aware else 'naive'} but the database's time "
-                f"columns are {'time-zone-aware (UTC)' if db_aware else 'naive'}"
-            )
-        keys = X[key].reset_index(drop=True)
-        if keys.isna().any():
-            raise ValueError(f"the seed table's key column {key!r} has missing values")
+        keys, cutoff = check_seeds(X, db, str(self.entity_table), self._entity(db))
         if reset:
             self.n_features_in_ = 2
-            self.feature_names_in_ = np.asarray(columns, dtype=object)
+            self.feature_names_in_ = np.asarray(
+                [str(c) for c in X.columns], dtype=object
+            )
         return keys, cutoff
 
     def _check_schema(self, db: Database) -> None:
-        """Check the database against the fit's schema fingerprint.
-
-        Equal fingerprints pass at once. Otherwise every table, key and column
-        the features use must be there with the same kind (a datetime unit or
-        int -> float change keeps the kind); unused tables and columns may
-        differ.
-        """
-        current = fingerprint(db)
-        if current == self.schema_fingerprint_:
-            return
-        for name, fitted in self.schema_.items():
-            if name not in db:
-                raise SchemaError(
-                    f"table {name!r}, used at fit, is not in the database "
-                    f"(tables: {sorted(db)})"
-                )
-            now = describe(db[name], db[name].df)
-            for field in ("primary_key", "time_column", "foreign_keys"):
-                if now[field] != fitted[field]:
-                    raise SchemaError(
-                        f"table {name!r}: {field} is {now[field]!r}, but was "
-                        f"{fitted[field]!r} at fit"
-                    )
-            for column, kind in fitted["columns"].items():
-                if now["columns"].get(column) != kind:
-                    got = now["columns"].get(column, "missing")
-                    raise SchemaError(
-                        f"table {name!r}: column {column!r} is {got}, but was {kind} "
-                        "at fit"
-                    )
-        logger.info(
-            "RelationalFeatures: schema fingerprint %s... differs from the fit's "
-            "(%s...) only in dtypes or parts the features do not use",
-            current[:12],
-            self.schema_fingerprint_[:12],
-        )
-
-    # ------------------------------------------------------------ features
-    def _emit(self, ctx: Computation | None) -> Iterator[tuple[str, Callable[[], Any]]]:
-        """Yield ``(name, compute)`` per feature, in output order.
-
-        ``fit`` calls it without a computation to list the names;
-        ``transform`` evaluates every ``compute``.
-        """
-        part = functools.partial
-        run: Any = ctx  # attributes looked up only when a compute is called
-        for spec in self.columns_:
-            yield spec["name"], part(_call, run, "column", spec)
-        for which in self.seed_features_:
-            yield f"seed.{which}", part(_call, run, "seed", which, self.paths_)
-        num, cat = self.aggregates_["numeric"], self.aggregates_["categorical"]
-        for path in self.paths_:
-            label = path["name"]
-            wins = self.windows_ if path["timed"] else [["all", None]]
-            wide = wins[-1] if wins[-1][1] is None else max(wins, key=lambda w: w[1])
-            agg = functools.partial(_call, run, "aggregate", path)
-            if "count" in num or "count" in cat:
-                for w, span in wins:
-                    yield f"{label}.count.{w}", part(agg, "rows", span)
-            if "recency" in num and path["timed"]:
-                yield f"{label}.recency.{wide[0]}", part(agg, "recency", wide[1])
-            for col in path["columns"]:
-                yield from _column_features(
-                    col, f"{label}.{col['label']}", wins, wide, agg, num, cat
-                )
+        check_schema(db, self.schema_, self.schema_fingerprint_)
 
 
-def _call(ctx: Any, method: str, *args: Any) -> Any:
-    return getattr(ctx, method)(*args)
+def _caller_level() -> int:
+    """``stacklevel`` of the first caller outside tabkit, scikit-learn and joblib.
 
-
-def _column_features(  # noqa: PLR0917 - one path's settings
-    col: dict[str, Any],
-    base: str,
-    wins: list[list[Any]],
-    wide: list[Any],
-    agg: Callable[..., Any],
-    num: list[str],
-    cat: list[str],
-) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """Yield the aggregates of one column of a path, in output order."""
-    part = functools.partial
-    if col["kind"] in ("cat", "key"):
-        for w, span in wins:
-            if col["kind"] == "cat" and "count" in cat:
-                for k, value in enumerate(col["categories"]):
-                    name = f"{base}={name_part(value)}.count.{w}"
-                    yield name, part(agg, "value", span, col, k)
-            if "nunique" in cat:
-                yield f"{base}.nunique.{w}", part(agg, "nunique", span, col)
-        return
-    allowed = {"mean", "min", "max", "sum", "nunique"}
-    if col["via"] is not None:
-        allowed = {"mean"}  # carried parent columns
-    elif col["kind"] == "time":
-        allowed = {"mean", "min", "max"}
-    if col.get("missing") and col["via"] is None:
-        allowed.add("count")
-    for w, span in wins:
-        for a in num:
-            if a in allowed:
-                yield f"{base}.{a}.{w}", part(agg, a, span, col)
-    if "last" in num and col["via"] is None:
-        yield f"{base}.last.{wide[0]}", part(agg, "last", wide[1], col)
+    For a warning raised in the caller of this function: it then points at the
+    user's ``fit`` (or ``pipeline.fit``) line, however deep the call.
+    """
+    inside = tuple(
+        str(Path(path).parent)
+        for path in (Path(__file__).parent, sklearn.__file__, joblib.__file__)
+        if path is not None
+    )
+    frame, level = inspect.currentframe(), 0
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return max(level, 1)

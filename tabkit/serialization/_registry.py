@@ -386,6 +386,7 @@ RELATIONAL_FEATURES_STATE: dict[str, TypeSpec] = {
     "schema_": dict,
     "schema_fingerprint_": str,
     "feature_names_out_": np.ndarray,
+    "dropped_features_": dict,
     **_OUTPUT_CONFIG,
 }
 
