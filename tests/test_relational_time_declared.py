@@ -62,6 +62,7 @@ def _features(db: Database) -> pd.DataFrame:
         hops=1,
         windows=(None,),
         numeric_aggregates=("count", "recency"),
+        drop_redundant=False,  # these tests read every raw feature
     )
     return rf.fit_transform(_seeds())
 
