@@ -648,6 +648,41 @@ class MLPAdapter(_EncodedAdapter):
         return {"n_iter": int(mlp.n_iter_)}
 
 
+class LinearAdapter(_EncodedAdapter):
+    """Logistic regression or ridge regression behind the shared encoder.
+
+    ``LogisticRegression(max_iter=1000)`` (L2, C=1) for classification;
+    ``TransformedTargetRegressor(RidgeCV(alphas=logspace(-3, 3, 13)),
+    transformer=StandardScaler())`` for regression (the penalty chosen by
+    efficient leave-one-out on the training rows). Trains on the training rows
+    only. Convergence warnings are silenced.
+    """
+
+    modules = ("sklearn.compose", "sklearn.linear_model")
+
+    family = "baseline"
+
+    def _fit(self, X_train, y_train, X_val, y_val, *, seed, threads):  # noqa: ARG002
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression, RidgeCV
+        from sklearn.preprocessing import StandardScaler
+
+        Z = self._encode(X_train)
+        if is_classification(self.task_):
+            self.estimator_ = LogisticRegression(max_iter=1000, random_state=seed)
+        else:
+            self.estimator_ = TransformedTargetRegressor(
+                regressor=RidgeCV(alphas=np.logspace(-3, 3, 13)),
+                transformer=StandardScaler(),
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.estimator_.fit(Z, y_train)
+        if is_classification(self.task_):
+            self.classes_ = self.estimator_.classes_
+
+
 @functools.cache
 def _import_gbnn():
     try:
@@ -832,6 +867,7 @@ register_model("xgboost", XGBoostAdapter)
 register_model("catboost", CatBoostAdapter)
 register_model("hist_gbdt", HistGBDTAdapter)
 register_model("mlp", MLPAdapter)
+register_model("linear", LinearAdapter)
 register_model("gbnn_lr1.0", functools.partial(GBNNAdapter, eta=1.0))
 register_model("gbnn_lr0.1", functools.partial(GBNNAdapter, eta=0.1))
 _register_tabkit_families()

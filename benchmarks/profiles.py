@@ -46,7 +46,7 @@ TABKIT_MODELS = _registered("tabkit")
 #: Reference implementations run beside tabkit's models (anchors).
 ANCHORS = _registered("reference")
 #: Default models of the tabular profiles.
-TABULAR_MODELS = (*GBDTS, "mlp", *TABKIT_MODELS, *ANCHORS)
+TABULAR_MODELS = (*GBDTS, "mlp", "linear", *TABKIT_MODELS, *ANCHORS)
 #: The tuned profile's datasets: 2 per task, each under 10,000 training rows.
 TUNED_DATASETS = (
     "german_credit",

@@ -15,6 +15,8 @@ from tabkit.estimators import (
     BoostedNNRegressor,
     ExcelFormerClassifier,
     ExcelFormerRegressor,
+    HopularClassifier,
+    HopularRegressor,
 )
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational import Database, EntityTask, RelationalFeatures, Table
@@ -29,6 +31,8 @@ __all__ = [
     "EntityTask",
     "ExcelFormerClassifier",
     "ExcelFormerRegressor",
+    "HopularClassifier",
+    "HopularRegressor",
     "RelationalFeatures",
     "Table",
     "TabularEncoder",

@@ -314,7 +314,7 @@ def _mixed_frame(n=300, seed=0):
     return df, y, "binary"
 
 
-@pytest.mark.parametrize("name", [*GBDTS, "mlp"])
+@pytest.mark.parametrize("name", [*GBDTS, "mlp", "linear"])
 def test_adapters_take_categories_nan_and_unseen_levels(name):
     adapter, X_test, _y_test, _, _ = _fit(name, _mixed_frame())
     X_test = X_test.assign(
@@ -327,10 +327,11 @@ def test_adapters_take_categories_nan_and_unseen_levels(name):
     assert set(adapter.predict(X_test)) <= {"yes", "no"}
 
 
-def test_mlp_adapter_scales_regression_target(diabetes300):
+@pytest.mark.parametrize("name", ["mlp", "linear"])
+def test_baseline_adapters_scale_regression_target(diabetes300, name):
     from sklearn.compose import TransformedTargetRegressor
 
-    adapter, X_test, y_test, _, _ = _fit("mlp", diabetes300)
+    adapter, X_test, y_test, _, _ = _fit(name, diabetes300)
     assert isinstance(adapter.estimator_, TransformedTargetRegressor)
     rmse = np.sqrt(np.mean((adapter.predict(X_test) - y_test) ** 2))
     assert rmse < np.std(y_test)

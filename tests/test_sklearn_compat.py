@@ -18,6 +18,8 @@ from tabkit import (
     BoostedNNRegressor,
     ExcelFormerClassifier,
     ExcelFormerRegressor,
+    HopularClassifier,
+    HopularRegressor,
     TabularEncoder,
 )
 
@@ -56,6 +58,26 @@ FAST_PARAMS: dict[type, dict] = {
         "batch_size": 32,
         "random_state": 0,
     },
+    HopularClassifier: {
+        "feature_size": 4,
+        "n_blocks": 1,
+        "n_heads": 2,
+        "max_epochs": 30,
+        "learning_rate": 1e-2,
+        "batch_size": 32,
+        "memory_size": 64,
+        "random_state": 0,
+    },
+    HopularRegressor: {
+        "feature_size": 4,
+        "n_blocks": 1,
+        "n_heads": 2,
+        "max_epochs": 30,
+        "learning_rate": 1e-2,
+        "batch_size": 32,
+        "memory_size": 64,
+        "random_state": 0,
+    },
     TabularEncoder: {},
 }
 
@@ -86,12 +108,23 @@ _MINIBATCH_WEIGHTS_REASON = (
     "differ); covered by tests/test_minibatch_base.py::"
     "test_sample_weight_zero_equals_dropping_rows"
 )
+_HOPULAR_WEIGHTS_REASON = (
+    "mini-batch training is not invariant to repeating rows (the batches and "
+    "the memory differ); covered by tests/test_hopular.py::"
+    "test_sample_weight_zero_equals_dropping_rows"
+)
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     ExcelFormerClassifier: {
         "check_sample_weight_equivalence_on_dense_data": _MINIBATCH_WEIGHTS_REASON
     },
     ExcelFormerRegressor: {
         "check_sample_weight_equivalence_on_dense_data": _MINIBATCH_WEIGHTS_REASON
+    },
+    HopularClassifier: {
+        "check_sample_weight_equivalence_on_dense_data": _HOPULAR_WEIGHTS_REASON
+    },
+    HopularRegressor: {
+        "check_sample_weight_equivalence_on_dense_data": _HOPULAR_WEIGHTS_REASON
     },
     BoostedNNClassifier: {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_REASON

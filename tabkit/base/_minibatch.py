@@ -144,6 +144,10 @@ class MiniBatchEstimator(TabularEstimator):
         """Return the training batches (a ``BatchSource`` of the loop)."""
         return BatchesOf(train, batch_size=self.batch_size, shuffle=True)
 
+    def _loop_options(self) -> dict[str, Any]:
+        """Return extra ``fit_module`` options (``grad_clip``, ``ema_decay``, ...)."""
+        return {}
+
     # ------------------------------------------------------------ training
     def _fit_model(
         self,
@@ -186,6 +190,7 @@ class MiniBatchEstimator(TabularEstimator):
             start_epoch=0 if first_fit else self.n_iter_,
             verbose=bool(self.verbose),
             limit_name="max_epochs",
+            **self._loop_options(),
         )
         history.optimizer_state = None
         if not first_fit:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from tabkit.estimators._boosted import BoostedNNClassifier, BoostedNNRegressor
 from tabkit.estimators._excelformer import ExcelFormerClassifier, ExcelFormerRegressor
+from tabkit.estimators._hopular import HopularClassifier, HopularRegressor
 
 #: Model family name -> (classifier class, regressor class).
 FAMILIES: dict[str, tuple[type, type]] = {
     "boosted_nn": (BoostedNNClassifier, BoostedNNRegressor),
     "excelformer": (ExcelFormerClassifier, ExcelFormerRegressor),
+    "hopular": (HopularClassifier, HopularRegressor),
 }
 
 __all__ = [
@@ -29,4 +31,6 @@ __all__ = [
     "BoostedNNRegressor",
     "ExcelFormerClassifier",
     "ExcelFormerRegressor",
+    "HopularClassifier",
+    "HopularRegressor",
 ]

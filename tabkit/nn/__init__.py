@@ -13,10 +13,12 @@ from tabkit.nn._mixing import (
 )
 from tabkit.nn.boosted import BoostedNetwork
 from tabkit.nn.excelformer import ExcelFormer, excelformer_flops
+from tabkit.nn.hopular import Hopular
 
 __all__ = [
     "BoostedNetwork",
     "ExcelFormer",
+    "Hopular",
     "excelformer_flops",
     "feat_mix",
     "hidden_mix",

@@ -435,6 +435,71 @@ class TabularEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc,unus
                     cat.append(f"{inputs[position]}__missing")
         return np.asarray(num + cat, dtype=object)
 
+    def num_feature_layout(self) -> pd.DataFrame:
+        """Describe each ``x_num`` column and where its missing indicator is.
+
+        Models that treat missing values themselves (for example by a flag
+        next to each value) use this instead of parsing feature names.
+
+        Returns
+        -------
+        layout : DataFrame with one row per ``x_num`` column
+            ``name`` (as in ``num_feature_names_``), ``source`` (the input
+            column), ``kind`` (``"numeric"``, ``"datetime"``, ``"indicator"`` or
+            ``"target"``) and ``indicator`` (the ``x_num`` position of the
+            column's missing indicator, -1 when it has none or is not a value).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 4.0]})
+        >>> TabularEncoder().fit(X).num_feature_layout()
+                name source       kind  indicator
+        0          a      a    numeric          2
+        1          b      b    numeric         -1
+        2  a__missing      a  indicator         -1
+        """
+        check_is_fitted(self)
+        names = self._input_names
+        n_num, n_parts = len(self._num_positions), sum(map(len, self._dt_parts))
+        sources = [names[p] for p in self._num_positions]
+        kinds = ["numeric"] * n_num
+        indicator = [-1] * n_num
+        start = n_num + n_parts
+        for k, j in enumerate(self._ind_num):
+            indicator[j] = start + k
+        for j, parts in enumerate(self._dt_parts):
+            at = (
+                start + len(self._ind_num) + self._ind_dt.index(j)
+                if j in self._ind_dt
+                else -1
+            )
+            sources += [names[self._dt_positions[j]]] * len(parts)
+            kinds += ["datetime"] * len(parts)
+            indicator += [at] * len(parts)
+        sources += [names[self._num_positions[j]] for j in self._ind_num]
+        sources += [names[self._dt_positions[j]] for j in self._ind_dt]
+        n_ind = len(self._ind_num) + len(self._ind_dt)
+        kinds += ["indicator"] * n_ind
+        indicator += [-1] * n_ind
+        targeted = [
+            p for p, t in zip(self._cat_positions, self._cat_target, strict=True) if t
+        ]
+        for p in targeted:
+            sources += [names[p]] * len(self._target_suffixes)
+        n_target = len(targeted) * len(self._target_suffixes)
+        kinds += ["target"] * n_target
+        indicator += [-1] * n_target
+        return pd.DataFrame(
+            {
+                "name": pd.Series(self.num_feature_names_, dtype=object),
+                "source": pd.Series(sources, dtype=object),
+                "kind": pd.Series(kinds, dtype=object),
+                "indicator": np.asarray(indicator, dtype=np.int64),
+            }
+        )
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True

@@ -336,6 +336,17 @@ EXCELFORMER_STATE: dict[str, TypeSpec] = {
     "feature_names_": list,
 }
 
+HOPULAR_STATE: dict[str, TypeSpec] = {
+    **MINIBATCH_STATE,
+    "module_": "tabkit.nn.Hopular",
+    "memory_num_": np.ndarray,
+    "memory_flag_": np.ndarray,
+    "memory_cat_": np.ndarray,
+    "_value_columns": np.ndarray,
+    "_flag_columns": np.ndarray,
+    "_feature_cardinalities": list,
+}
+
 #: scikit-learn's ``set_output`` configuration of a transformer.
 _OUTPUT_CONFIG: dict[str, TypeSpec] = {"_sklearn_output_config": dict}
 
@@ -395,10 +406,13 @@ register_estimator("tabkit.estimators.BoostedNNClassifier", BOOSTED_NN_STATE)
 register_estimator("tabkit.estimators.BoostedNNRegressor", BOOSTED_NN_STATE)
 register_estimator("tabkit.estimators.ExcelFormerClassifier", EXCELFORMER_STATE)
 register_estimator("tabkit.estimators.ExcelFormerRegressor", EXCELFORMER_STATE)
+register_estimator("tabkit.estimators.HopularClassifier", HOPULAR_STATE)
+register_estimator("tabkit.estimators.HopularRegressor", HOPULAR_STATE)
 register_estimator("tabkit.preprocessing.TabularEncoder", TABULAR_ENCODER_STATE)
 register_estimator("tabkit.relational.RelationalFeatures", RELATIONAL_FEATURES_STATE)
 register_module("tabkit.nn.BoostedNetwork")
 register_module("tabkit.nn.ExcelFormer")
+register_module("tabkit.nn.Hopular")
 
 #: Names written by format 1 (``module:QualName``), frozen: new classes only
 #: ever appear under their stable names.

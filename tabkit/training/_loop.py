@@ -312,7 +312,9 @@ def fit_module(
         Evaluate every this many epochs.
     ema_decay : float, optional
         Keep an exponential moving average of the weights; it is what is
-        evaluated and what is kept at the end.
+        evaluated and what is kept at the end. The decay warms up
+        (``min(ema_decay, (1 + t) / (10 + t))`` at update ``t``; see
+        :class:`WeightEMA`), so short trainings do not keep the initial weights.
     early_stopping : EarlyStopping, optional
         Stop when the monitored validation metric stops improving and restore
         the best weights.
@@ -364,7 +366,7 @@ def fit_module(
         opt.load_state_dict(optimizer_state)
     n_batches = len(train)
     sched = scheduler(opt, max(max_epochs * n_batches, 1)) if scheduler else None
-    ema = WeightEMA(module, ema_decay) if ema_decay else None
+    ema = WeightEMA(module, ema_decay, warmup=True) if ema_decay else None
     deadline = None if time_budget is None else time.perf_counter() + time_budget
     params = [p for p in module.parameters() if p.requires_grad]
 

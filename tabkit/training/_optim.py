@@ -172,6 +172,10 @@ class WeightEMA:
         The module whose weights are averaged.
     decay : float
         Weight of the old average, in (0, 1).
+    warmup : bool, default=False
+        Use ``min(decay, (1 + t) / (10 + t))`` at update ``t`` (1, 2, ...), so
+        that the average forgets the initial weights within a few updates
+        even when ``decay`` is close to 1 and training is short.
 
     Examples
     --------
@@ -186,20 +190,28 @@ class WeightEMA:
     0.5
     """
 
-    def __init__(self, module: nn.Module, decay: float) -> None:
+    def __init__(
+        self, module: nn.Module, decay: float, *, warmup: bool = False
+    ) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay!r}")
         self.module = module
         self.decay = decay
+        self.warmup = warmup
+        self.n_updates = 0
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
     @torch.no_grad()
     def update(self) -> None:
         """Move the average towards the module's current weights."""
+        self.n_updates += 1
+        decay = self.decay
+        if self.warmup:
+            decay = min(decay, (1 + self.n_updates) / (10 + self.n_updates))
         for name, value in self.module.state_dict().items():
             avg = self.shadow[name]
             if avg.is_floating_point():
-                avg.lerp_(value.detach(), 1.0 - self.decay)
+                avg.lerp_(value.detach(), 1.0 - decay)
             else:
                 avg.copy_(value)
 
