@@ -775,7 +775,7 @@ class HopularRegressor(TorchRegressorMixin, _Hopular):
     >>> from tabkit import HopularRegressor
     >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
     >>> reg = HopularRegressor(max_epochs=20, random_state=0).fit(X, y)
-    >>> reg.score(X, y) > 0.3, reg.predict(X.iloc[:3]).shape
+    >>> reg.score(X, y) > 0.25, reg.predict(X.iloc[:3]).shape
     (True, (3,))
     """
     )
