@@ -215,6 +215,15 @@ def test_early_stopping_ema_and_eval_every(signal):
     assert clf.best_epoch_ in {3, 6, 9, 12}
 
 
+def test_no_early_stop_before_half_the_annealing_horizon(signal):
+    X, y = signal
+    clf = HopularClassifier(**dict(FAST, max_epochs=20, n_iter_no_change=1)).fit(
+        X.iloc[:500], y[:500], X_val=X.iloc[500:], y_val=y[500:]
+    )
+    assert clf.n_iter_ >= 10
+    assert clf.history_.stop_reason in {"early_stopping", "max_iter"}
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_head_width_cap_and_faithful_preset(signal):
     X, y = signal

@@ -97,6 +97,15 @@ def test_early_stopping_stops_and_restores_best_weights():
         assert not torch.equal(v, snapshots[6][k])
 
 
+def test_early_stopping_waits_for_min_iterations():
+    es = EarlyStopping(patience=1, min_iterations=4)
+    for i, value in enumerate([1.0, 2.0, 3.0], start=1):
+        es.update(value, i)
+        assert not es.should_stop  # worse each time, but before iteration 4
+    es.update(4.0, 4)
+    assert es.should_stop and es.best_iteration == 1
+
+
 def test_early_stopping_without_monitored_metric_is_an_error():
     x, y = _regression_problem()
     with pytest.raises(ValueError, match="monitors 'val_auc'"):

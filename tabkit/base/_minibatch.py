@@ -144,6 +144,10 @@ class MiniBatchEstimator(TabularEstimator):
         """Return the training batches (a ``BatchSource`` of the loop)."""
         return BatchesOf(train, batch_size=self.batch_size, shuffle=True)
 
+    def _min_epochs(self) -> int:
+        """Return the epochs before which early stopping may not stop (default 0)."""
+        return 0
+
     def _loop_options(self) -> dict[str, Any]:
         """Return extra ``fit_module`` options (``grad_clip``, ``ema_decay``, ...)."""
         return {}
@@ -172,6 +176,7 @@ class MiniBatchEstimator(TabularEstimator):
                 mode="max" if mode == "max" else "min",
                 patience=self.n_iter_no_change,
                 tol=self.tol,
+                min_iterations=self._min_epochs() + (0 if first_fit else self.n_iter_),
             )
         history = fit_module(
             self.module_,

@@ -309,6 +309,14 @@ class _Hopular(MiniBatchEstimator):
 
         return factory
 
+    def _min_epochs(self) -> int:
+        """Return half the annealing horizon: no early stop before it.
+
+        Until then the target loss has little weight, so the validation loss
+        says little about the final model.
+        """
+        return (self._horizon_epochs() + 1) // 2
+
     def _loop_options(self) -> dict[str, Any]:
         return {
             "grad_clip": self.max_grad_norm,
@@ -526,9 +534,10 @@ _PARAMETERS_DOC = """
         string columns; or a list of names / positions, or a boolean mask.{class_weight}
     early_stopping : "auto" or bool, default="auto"
         Keep the weights of the evaluation with the lowest validation loss and
-        stop after ``n_iter_no_change`` evaluations without improvement.
-        ``"auto"``: on when ``X_val`` is passed to ``fit`` or with at least
-        1,000 rows.
+        stop after ``n_iter_no_change`` evaluations without improvement, but
+        never before half the annealing horizon (until then the target loss
+        has little weight). ``"auto"``: on when ``X_val`` is passed to ``fit``
+        or with at least 1,000 rows.
     validation_fraction : float, default=0.1
         Fraction of the training rows held out for early stopping when
         ``X_val`` is not given (they are not in the memory).

@@ -175,6 +175,10 @@ class EarlyStopping:
         Minimum improvement that counts (absolute).
     restore_best : bool, default=True
         Whether the weights of the best evaluation are restored at the end.
+    min_iterations : int, default=0
+        Never stop before this iteration (the best value is tracked from the
+        start): for models whose objective shifts during training, such as
+        Hopular's annealed loss.
 
     Attributes
     ----------
@@ -203,6 +207,7 @@ class EarlyStopping:
         patience: int = 10,
         tol: float = 0.0,
         restore_best: bool = True,
+        min_iterations: int = 0,
     ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -213,6 +218,7 @@ class EarlyStopping:
         self.patience = patience
         self.tol = tol
         self.restore_best = restore_best
+        self.min_iterations = min_iterations
         self.reset()
 
     def reset(self) -> None:
@@ -220,6 +226,7 @@ class EarlyStopping:
         self.best_value = math.inf if self.mode == "min" else -math.inf
         self.best_iteration: int | None = None
         self.n_bad = 0
+        self.last_iteration = 0
 
     def update(self, value: float, iteration: int) -> bool:
         """Record a new value of the monitored metric.
@@ -237,6 +244,7 @@ class EarlyStopping:
             Whether the value beats the best one by more than ``tol``.
         """
         sign = 1.0 if self.mode == "min" else -1.0
+        self.last_iteration = iteration
         improved = math.isfinite(value) and (
             self.best_iteration is None or sign * (self.best_value - value) > self.tol
         )
@@ -251,4 +259,5 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         """Whether ``patience`` evaluations passed without improvement."""
-        return self.n_bad >= self.patience
+        started = self.last_iteration >= self.min_iterations
+        return started and self.n_bad >= self.patience
