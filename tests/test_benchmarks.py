@@ -702,3 +702,31 @@ def test_versus_reference_counts_failures_against_the_failing_side():
     assert res.loc["d2", "score_ok"]  # the reference failed: the model wins
     assert res.loc["d2", "reference"] == "failed"
     assert not res.loc["d3", "score_ok"]  # the model failed: it loses
+
+
+def test_relational_sampler_benchmark_runs(tmp_path, capsys):
+    from benchmarks import relational_sampler
+
+    out = tmp_path / "sampler.csv"
+    relational_sampler.main(
+        [
+            "--databases",
+            "shop",
+            "--shop-customers",
+            "60",
+            "--max-seeds",
+            "300",
+            "--batch-size",
+            "64",
+            "--out",
+            str(out),
+        ]
+    )
+    frame = pd.read_csv(out)
+    sampler = frame[frame["measure"] == "sampler"]
+    assert len(sampler) == 6 and (sampler["seeds_per_s"] > 0).all()
+    assert (frame["measure"] == "epoch").sum() == 1
+    text = out.with_suffix(".md").read_text()
+    assert "| shop | 128,64 | last |" in text
+    assert "--shop-customers 60" in text
+    capsys.readouterr()
