@@ -40,7 +40,7 @@ from benchmarks._env import collect_environment, csv_list
 from tabkit.datasets import load_relational_task, make_relational
 from tabkit.nn.relational import RelationalGNN
 from tabkit.relational import RelationalTask
-from tabkit.relational._features_checks import check_seeds
+from tabkit.relational._estimator import check_seeds
 from tabkit.relational.graph import GraphBuilder, subgraph_inputs
 
 RESULTS = Path(__file__).parent / "results"

@@ -26,7 +26,6 @@ and the search for constant and duplicate features in
 
 from __future__ import annotations
 
-import copy
 import inspect
 import logging
 import warnings
@@ -45,8 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabkit._compat import Interval, _fit_context
 from tabkit.relational import _features_run as run
 from tabkit.relational._database import Database
-from tabkit.relational._errors import SchemaError
-from tabkit.relational._features_checks import check_schema, check_seeds
+from tabkit.relational._estimator import DatabaseParamMixin
 from tabkit.relational._features_context import TableData
 from tabkit.relational._features_plan import (
     CATEGORICAL_AGGREGATES,
@@ -66,8 +64,6 @@ from tabkit.relational._features_run import (
     find_redundant,
     frame_of,
 )
-from tabkit.relational._shared import pickle_database, unpickle_database
-from tabkit.relational._table import Table
 
 __all__ = ["RelationalFeatures"]
 
@@ -83,7 +79,7 @@ def _validated(method: _F) -> _F:
 
 
 # ---------------------------------------------------------------- estimator
-class RelationalFeatures(TransformerMixin, BaseEstimator):
+class RelationalFeatures(DatabaseParamMixin, TransformerMixin, BaseEstimator):
     """Leak-free temporal aggregate features of a database (a GBDT baseline).
 
     For each seed (entity, cut-off ``t``) of a seed table it computes, from the
@@ -495,25 +491,6 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
         )
         return save(twin, path)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # the tables stay out: a reference to the database's shared copy, and
-        # schema_fingerprint_, go in its place
-        return pickle_database(super().__getstate__())
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(unpickle_database(state))
-
-    def __copy__(self) -> RelationalFeatures:
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)  # not through __getstate__: no copy
-        return new
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> RelationalFeatures:
-        new = type(self).__new__(type(self))
-        memo[id(self)] = new
-        new.__dict__.update(copy.deepcopy(dict(self.__dict__), memo))  # db: shared
-        return new
-
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.categorical = True
@@ -564,57 +541,6 @@ class RelationalFeatures(TransformerMixin, BaseEstimator):
             )
 
     # ------------------------------------------------------------ validation
-    def _database(self, *, fitted: bool) -> Database:
-        db = self.database
-        if db is None:
-            ref = getattr(self, "_database_ref", None)
-            if ref is None and not fitted:
-                raise ValueError(
-                    "RelationalFeatures needs database=, a tabkit.relational.Database"
-                )
-            fp = str(
-                getattr(self, "schema_fingerprint_", None)
-                or getattr(ref, "fingerprint", "")
-            )
-            gone = "" if ref is None else f"; the shared copy {ref.path} is gone"
-            raise ValueError(
-                "RelationalFeatures has no database (pickles and model files keep "
-                f"only its schema fingerprint {fp[:12]}...{gone}): call "
-                "set_params(database=db) first"
-            )
-        if fitted:
-            self._check_schema(db)
-        return db
-
-    def _entity(self, db: Database) -> Table:
-        if self.entity_table is None:
-            raise ValueError("RelationalFeatures needs entity_table=, a table name")
-        if self.entity_table not in db:
-            raise SchemaError(
-                f"entity_table {self.entity_table!r} is not a table of the database "
-                f"(tables: {sorted(db)})"
-            )
-        entity = db[self.entity_table]
-        if entity.primary_key is None:
-            raise SchemaError(
-                f"entity table {self.entity_table!r} has no primary key: seeds "
-                "name their entity by it"
-            )
-        return entity
-
-    def _check_seeds(
-        self, X: Any, db: Database, *, reset: bool
-    ) -> tuple[pd.Series, np.ndarray]:
-        keys, cutoff = check_seeds(X, db, str(self.entity_table), self._entity(db))
-        if reset:
-            self.n_features_in_ = 2
-            self.feature_names_in_ = np.asarray(
-                [str(c) for c in X.columns], dtype=object
-            )
-        return keys, cutoff
-
-    def _check_schema(self, db: Database) -> None:
-        check_schema(db, self.schema_, self.schema_fingerprint_)
 
 
 def _caller_level() -> int:

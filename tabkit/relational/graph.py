@@ -20,7 +20,7 @@ from torch_geometric.data import HeteroData
 
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational._database import Database
-from tabkit.relational._features_checks import check_schema
+from tabkit.relational._estimator import check_schema
 from tabkit.relational._features_compute import to_ns
 from tabkit.relational._features_plan import describe, fingerprint
 from tabkit.relational.sampler import (

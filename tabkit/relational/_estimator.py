@@ -1,8 +1,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Checks of ``RelationalFeatures``' inputs: seed tables and the database schema."""
+"""What every relational estimator shares: the ``database=`` parameter and its checks.
+
+:class:`RelationalFeatures` and the relational GNN estimators take a
+:class:`~tabkit.relational.Database` as the constructor parameter
+``database=`` and a seed table ``X`` (entity key, ``"cutoff"``). This module
+holds the one implementation of what that implies: resolving the parameter
+(after unpickling too), checking the entity table, the seed table and the
+schema against the fit's, and pickling / copying without the tables
+(:class:`DatabaseParamMixin`).
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -13,10 +23,11 @@ from tabkit.relational._database import Database
 from tabkit.relational._errors import SchemaError
 from tabkit.relational._features_compute import NEVER, to_ns
 from tabkit.relational._features_plan import describe, fingerprint
+from tabkit.relational._shared import pickle_database, unpickle_database
 from tabkit.relational._table import Table, key_kind
 from tabkit.relational._time import normalize_time
 
-logger = logging.getLogger("tabkit.relational.features")
+logger = logging.getLogger("tabkit.relational")
 
 
 def check_seeds(
@@ -48,7 +59,7 @@ def check_seeds(
     --------
     >>> import pandas as pd
     >>> from tabkit.relational import Database, Table
-    >>> from tabkit.relational._features_checks import check_seeds
+    >>> from tabkit.relational._estimator import check_seeds
     >>> db = Database({"t": Table(pd.DataFrame({"id": [1, 2]}), primary_key="id")})
     >>> seeds = pd.DataFrame({"id": ["1"], "cutoff": [pd.Timestamp("2026-01-01")]})
     >>> check_seeds(seeds, db, "t", db["t"])
@@ -135,8 +146,98 @@ def check_schema(db: Database, schema: dict[str, Any], fitted_fingerprint: str) 
                     f"table {name!r}: column {column!r} is {got}, but was {kind} at fit"
                 )
     logger.info(
-        "RelationalFeatures: schema fingerprint %s... differs from the fit's "
+        "schema fingerprint %s... differs from the fit's "
         "(%s...) only in dtypes or parts the features do not use",
         current[:12],
         fitted_fingerprint[:12],
     )
+
+
+class DatabaseParamMixin:
+    """The ``database=`` parameter of a relational estimator.
+
+    The class using it has the parameters ``database`` and ``entity_table``,
+    and after fit the attributes ``schema_`` and ``schema_fingerprint_``
+    (see :func:`check_schema`). Pickles and copies never copy the tables: a
+    pickle keeps a reference to the database's shared copy and the schema
+    fingerprint; ``copy`` and ``deepcopy`` share the database.
+    """
+
+    database: Database | None
+    entity_table: str | None
+    schema_: dict[str, Any]
+    schema_fingerprint_: str
+
+    def _database(self, *, fitted: bool) -> Database:
+        """Return the database; with ``fitted``, check it against the fit's schema."""
+        name = type(self).__name__
+        db = self.database
+        if db is None:
+            ref = getattr(self, "_database_ref", None)
+            if ref is None and not fitted:
+                raise ValueError(
+                    f"{name} needs database=, a tabkit.relational.Database"
+                )
+            fp = str(
+                getattr(self, "schema_fingerprint_", None)
+                or getattr(ref, "fingerprint", "")
+            )
+            gone = "" if ref is None else f"; the shared copy {ref.path} is gone"
+            raise ValueError(
+                f"{name} has no database (pickles and model files keep "
+                f"only its schema fingerprint {fp[:12]}...{gone}): call "
+                "set_params(database=db) first"
+            )
+        if fitted:
+            check_schema(db, self.schema_, self.schema_fingerprint_)
+        return db
+
+    def _entity(self, db: Database) -> Table:
+        """Return the entity table, which must exist and have a primary key."""
+        name = type(self).__name__
+        if self.entity_table is None:
+            raise ValueError(f"{name} needs entity_table=, a table name")
+        if self.entity_table not in db:
+            raise SchemaError(
+                f"entity_table {self.entity_table!r} is not a table of the database "
+                f"(tables: {sorted(db)})"
+            )
+        entity = db[self.entity_table]
+        if entity.primary_key is None:
+            raise SchemaError(
+                f"entity table {self.entity_table!r} has no primary key: seeds "
+                "name their entity by it"
+            )
+        return entity
+
+    def _check_seeds(
+        self, X: Any, db: Database, *, reset: bool
+    ) -> tuple[pd.Series, np.ndarray]:
+        """Check a seed table (:func:`check_seeds`); ``reset`` records its columns."""
+        keys, cutoff = check_seeds(X, db, str(self.entity_table), self._entity(db))
+        if reset:
+            self.n_features_in_ = 2
+            self.feature_names_in_ = np.asarray(
+                [str(c) for c in X.columns], dtype=object
+            )
+        return keys, cutoff
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the tables stay out: a reference to the database's shared copy, and
+        # schema_fingerprint_, go in its place
+        state: dict[str, Any] = super().__getstate__()  # type: ignore[assignment]
+        return pickle_database(state)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(unpickle_database(state))  # type: ignore[misc]
+
+    def __copy__(self) -> Any:
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)  # not through __getstate__: no copy
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(dict(self.__dict__), memo))  # db: shared
+        return new
