@@ -18,7 +18,8 @@ rows, with its churn task):
    (median over batches, wall time);
 3. one training epoch over the same seeds: sampling, gathering the inputs,
    forward and backward of :class:`tabkit.nn.relational.RelationalGNN`
-   (64 channels, 2 layers, ``32,16`` neighbours) and an Adam step.
+   (64 channels, 2 layers, ``32,16`` neighbours) and an Adam step; the labels are
+   placeholders (all zero): this times an epoch, it does not train a model.
 
 Results go to ``benchmarks/results/relational_sampler.csv`` and ``.md``.
 """

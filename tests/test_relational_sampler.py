@@ -345,3 +345,19 @@ def test_bad_seeds_are_named():
         sampler.sample("customer", torch.tensor([0]), torch.tensor([NO_TIME]))
     with pytest.raises(ValueError, match="cutoff is required"):
         sampler.snapshot("customer", torch.tensor([0]))
+
+
+def test_integer_inputs_of_any_width_are_accepted():
+    import numpy as np
+
+    edges = {BY: np.array([[0, 1, 2], [0, 0, 1]], dtype=np.int32)}
+    sampler = TemporalNeighborSampler(
+        edges,
+        {"customer": 2, "review": 3},
+        {"review": torch.tensor([1, 2, 3], dtype=torch.int32)},
+        [-1],
+    )
+    sub = sampler.sample("customer", np.array([0, 1], dtype=np.int32), [2, 3])
+    assert sorted(sub.node["review"].tolist()) == [0, 1, 2]
+    with pytest.raises(ValueError, match="seed_time: expected an int64"):
+        sampler.sample("customer", torch.tensor([0]), torch.tensor([1.5]))

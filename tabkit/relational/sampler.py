@@ -259,7 +259,7 @@ class TemporalNeighborSampler:
         for t, given in node_time.items():
             if t not in self.num_nodes:
                 raise ValueError(f"node_time: unknown node type {t!r}")
-            time = torch.as_tensor(given)
+            time = _as_long(given)
             if time.dtype != torch.int64 or time.shape != (self.num_nodes[t],):
                 raise ValueError(
                     f"node_time[{t!r}]: expected an int64 tensor of shape "
@@ -273,7 +273,7 @@ class TemporalNeighborSampler:
         for t in (src, dst):
             if t not in self.num_nodes:
                 raise ValueError(f"edge type {et}: unknown node type {t!r}")
-        ei = torch.as_tensor(ei)
+        ei = _as_long(ei)
         if ei.dim() != 2 or ei.shape[0] != 2 or ei.dtype != torch.int64:
             raise ValueError(
                 f"edge type {et}: expected an int64 edge_index of shape [2, e], "
@@ -443,7 +443,7 @@ class TemporalNeighborSampler:
             raise ValueError(
                 f"unknown seed type {seed_type!r}; node types: {sorted(self.num_nodes)}"
             )
-        seeds = torch.as_tensor(seed_nodes)
+        seeds = _as_long(seed_nodes)
         if seeds.dim() != 1 or seeds.dtype != torch.int64:
             raise ValueError(
                 f"seed_nodes: expected a 1-d int64 tensor, got {seeds.dtype} "
@@ -460,7 +460,7 @@ class TemporalNeighborSampler:
 
     @staticmethod
     def _check_seed_time(seed_time: Tensor, n: int) -> Tensor:
-        time = torch.as_tensor(seed_time)
+        time = _as_long(seed_time)
         if time.dtype != torch.int64 or time.shape != (n,):
             raise ValueError(
                 f"seed_time: expected an int64 tensor of shape ({n},), got "
@@ -580,6 +580,17 @@ def _edge_type(et: object) -> EdgeType:
             f"edge types are (src, relation, dst) string triples, got {et!r}"
         )
     return (et[0], et[1], et[2])
+
+
+def _as_long(values: object) -> Tensor:
+    """Return integers of any width (tensor, array or list) as an int64 tensor.
+
+    Other dtypes are left as they are, for the caller's error to name them.
+    """
+    tensor = torch.as_tensor(values)
+    if tensor.dtype in (torch.int8, torch.uint8, torch.int16, torch.int32):
+        return tensor.long()
+    return tensor
 
 
 def _ranges(counts: Tensor) -> tuple[Tensor, Tensor]:
