@@ -17,6 +17,8 @@ from tabkit.estimators import (
     ExcelFormerRegressor,
     HopularClassifier,
     HopularRegressor,
+    RelationalGNNClassifier,
+    RelationalGNNRegressor,
 )
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational import Database, EntityTask, RelationalFeatures, Table
@@ -34,6 +36,8 @@ __all__ = [
     "HopularClassifier",
     "HopularRegressor",
     "RelationalFeatures",
+    "RelationalGNNClassifier",
+    "RelationalGNNRegressor",
     "Table",
     "TabularEncoder",
     "__version__",

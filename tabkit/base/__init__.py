@@ -15,10 +15,12 @@ Three layers, each used by the next:
   :func:`~tabkit.preprocessing.check_table`, the fitted
   :class:`~tabkit.preprocessing.TabularEncoder`, and batched prediction that
   does not depend on the batch composition.
-- :class:`MiniBatchEstimator`: module, seeded mini-batches and the one training
-  loop (:func:`~tabkit.training.fit_module`) with ``_loss`` / ``_augment``
-  hooks, best-epoch restore, budget and callbacks: the base of every
-  batch-trained family.
+- :class:`MiniBatchTrainer`: module, batches and the one training loop
+  (:func:`~tabkit.training.fit_module`) with ``_loss`` / ``_augment`` hooks,
+  best-epoch restore, budget and callbacks: the base of every batch-trained
+  family whatever its input. :class:`MiniBatchEstimator` is it on the table
+  layer (seeded mini-batches of rows: ExcelFormer, Hopular); the relational
+  GNN puts it on the relational layer (batches of sampled subgraphs).
 
 The boosted NN (:mod:`tabkit.estimators`) is a :class:`TabularEstimator` whose
 ``_fit_model`` grows its network by boosting steps instead of epochs.
@@ -26,7 +28,7 @@ The boosted NN (:mod:`tabkit.estimators`) is a :class:`TabularEstimator` whose
 
 from __future__ import annotations
 
-from tabkit.base._minibatch import BatchesOf, MiniBatchEstimator
+from tabkit.base._minibatch import BatchesOf, MiniBatchEstimator, MiniBatchTrainer
 from tabkit.base._tabular import (
     PREDICT_BATCH_ROWS,
     Batch,
@@ -41,6 +43,7 @@ __all__ = [
     "Batch",
     "BatchesOf",
     "MiniBatchEstimator",
+    "MiniBatchTrainer",
     "TabularEstimator",
     "TorchClassifierMixin",
     "TorchEstimator",

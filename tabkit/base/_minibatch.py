@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The mini-batch base: build a module, batch the rows, train it with the one loop.
 
-:class:`MiniBatchEstimator` is what every batch-trained family (ExcelFormer,
-Hopular, the relational GNN) builds on. It turns the encoded training rows into
-seeded mini-batches, builds the family's module (``_build_module``), and trains
-it with :func:`~tabkit.training.fit_module`: the per-batch loss is the
-``_loss`` hook (by default the weighted mean of the mixin's per-row loss after
-the ``_augment`` hook), validation metrics come from the mixin
-(``val_loss``, ``val_score``), early stopping keeps the weights of the best
-epoch, and the time budget, callbacks and progress bar are the loop's.
+:class:`MiniBatchTrainer` is what every batch-trained family builds on,
+whatever its input: it builds the family's module (``_build_module``), and
+trains it with :func:`~tabkit.training.fit_module` on the batches of
+``_make_batches``: the per-batch loss is the ``_loss`` hook (by default the
+weighted mean of the mixin's per-row loss after the ``_augment`` hook),
+validation metrics come from the mixin (``val_loss``, ``val_score``) on the
+raw outputs of ``_validation_raw``, early stopping keeps the weights of the
+best epoch, and the time budget, callbacks and progress bar are the loop's.
+
+:class:`MiniBatchEstimator` is that trainer on the table layer (ExcelFormer,
+Hopular): seeded mini-batches of encoded rows. The relational GNN is the same
+trainer on the relational layer (batches of sampled subgraphs).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch import nn
 
 from tabkit._compat import Interval
 from tabkit.base._tabular import Batch, TabularEstimator
+from tabkit.base._torch import TorchEstimator, resolve_device
 from tabkit.training import (
     EarlyStopping,
     History,
@@ -81,14 +86,17 @@ class BatchesOf:
             yield Batch(x_num, x_cat, y, weight)
 
 
-class MiniBatchEstimator(TabularEstimator):
-    """Base of tabkit's mini-batch trained table models (not used directly).
+class MiniBatchTrainer(TorchEstimator):
+    """Base of tabkit's mini-batch trained models, whatever their input (not used directly).
 
-    A family implements ``_build_module(train)`` and ``_forward(batch)``, and
-    may override ``_loss`` (e.g. to mix samples), ``_augment`` (e.g. to
-    corrupt inputs), ``_prepare(train, generator)`` (statistics of the training rows
-    needed before the module is built), ``_scheduler``, ``_optimizer`` and
-    ``_make_batches``.
+    An input layer implements the input hooks of
+    :class:`~tabkit.base.TorchEstimator` plus ``_make_batches(train)`` (a
+    ``BatchSource`` of the loop whose batches have ``y`` and ``weight``) and
+    ``_validation_raw(valid)``; a family implements ``_build_module(train)`` and
+    ``_forward(batch)``, and may override ``_loss`` (e.g. to mix samples),
+    ``_augment`` (e.g. to corrupt inputs), ``_prepare(train, generator)``
+    (statistics of the training rows needed before the module is built),
+    ``_scheduler`` and ``_optimizer``.
 
     Fitted attributes set here: ``module_``, ``history_`` (one record per
     epoch: ``train_loss``, ``val_loss``, ``val_score``, ``seconds``),
@@ -98,7 +106,7 @@ class MiniBatchEstimator(TabularEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **TabularEstimator._parameter_constraints,
+        **TorchEstimator._parameter_constraints,
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -114,18 +122,22 @@ class MiniBatchEstimator(TabularEstimator):
     _auto_early_stopping_rows: ClassVar[int] = 1_000
 
     # ------------------------------------------------------------ family hooks
-    def _prepare(self, train: Batch, generator: torch.Generator) -> None:
+    def _forward(self, batch: Any) -> torch.Tensor:
+        """Return the raw outputs (n, n_outputs) of one batch."""
+        raise NotImplementedError
+
+    def _prepare(self, train: Any, generator: torch.Generator) -> None:
         """Learn what the module needs from the training rows (first fit only)."""
 
-    def _build_module(self, train: Batch) -> nn.Module:
+    def _build_module(self, train: Any) -> nn.Module:
         """Return the family's freshly initialised module for these inputs."""
         raise NotImplementedError
 
-    def _augment(self, batch: Batch, generator: torch.Generator) -> Batch:  # noqa: ARG002
+    def _augment(self, batch: Any, generator: torch.Generator) -> Any:  # noqa: ARG002
         """Return a training batch after augmentation (default: unchanged)."""
         return batch
 
-    def _loss(self, batch: Batch, generator: torch.Generator) -> torch.Tensor:
+    def _loss(self, batch: Any, generator: torch.Generator) -> torch.Tensor:
         """Weighted mean of the per-row losses of one augmented training batch."""
         assert batch.y is not None
         batch = self._augment(batch, generator)
@@ -140,9 +152,17 @@ class MiniBatchEstimator(TabularEstimator):
         """Return the learning-rate schedule, stepped per update (default: none)."""
         return None
 
-    def _make_batches(self, train: Batch) -> Any:
+    def _make_batches(self, train: Any) -> Any:
         """Return the training batches (a ``BatchSource`` of the loop)."""
-        return BatchesOf(train, batch_size=self.batch_size, shuffle=True)
+        raise NotImplementedError
+
+    def _validation_raw(self, valid: Any) -> torch.Tensor:
+        """Return the raw outputs (n, n_outputs) of the validation rows."""
+        raise NotImplementedError
+
+    def _setting(self, name: str) -> Any:
+        """Return the value of a training parameter (a preset may fill it in)."""
+        return getattr(self, name)
 
     def _min_epochs(self) -> int:
         """Return the epochs before which early stopping may not stop (default 0)."""
@@ -155,14 +175,14 @@ class MiniBatchEstimator(TabularEstimator):
     # ------------------------------------------------------------ training
     def _fit_model(
         self,
-        train: Batch,
-        valid: Batch | None,
+        train: Any,
+        valid: Any | None,
         *,
         generator: torch.Generator,
         callbacks: list[Any],
         first_fit: bool,
     ) -> None:
-        device = train.x_num.device
+        device = resolve_device(self.device)
         if first_fit:
             self._prepare(train, generator)
             self.module_ = self._build_module(train).to(device)
@@ -182,10 +202,10 @@ class MiniBatchEstimator(TabularEstimator):
             self.module_,
             lambda module, batch: self._loss(batch, generator),  # noqa: ARG005
             self._make_batches(train),
-            max_epochs=self.max_epochs,
+            max_epochs=self._setting("max_epochs"),
             evaluate=None if valid is None else lambda _: self._evaluate(valid),
             optimizer=self._optimizer(),
-            learning_rate=self.learning_rate,
+            learning_rate=self._setting("learning_rate"),
             weight_decay=self.weight_decay,
             scheduler=self._scheduler(),
             early_stopping=early_stopping,
@@ -207,11 +227,40 @@ class MiniBatchEstimator(TabularEstimator):
         self.n_iter_ = len(history)
         self.best_epoch_ = history.best_iteration
 
-    def _evaluate(self, valid: Batch) -> dict[str, float]:
+    def _evaluate(self, valid: Any) -> dict[str, float]:
         """Return the validation metrics (called in eval mode, without grad)."""
         assert valid.y is not None
+        raw = self._validation_raw(valid)
+        metrics: dict[str, float] = self._validation_metrics(
+            raw.float(), valid.y, valid.weight
+        )
+        return metrics
+
+
+class MiniBatchEstimator(MiniBatchTrainer, TabularEstimator):
+    """Base of tabkit's mini-batch trained table models (not used directly).
+
+    :class:`MiniBatchTrainer` on the table layer: the training rows are an
+    encoded :class:`Batch`, cut into seeded mini-batches (:class:`BatchesOf`);
+    a family implements ``_build_module(train)`` and ``_forward(batch)``.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **TabularEstimator._parameter_constraints,
+        **MiniBatchTrainer._parameter_constraints,
+    }
+
+    def _forward(self, batch: Batch) -> torch.Tensor:
+        """Return the raw outputs (n, n_outputs) of one batch."""
+        raise NotImplementedError
+
+    def _make_batches(self, train: Batch) -> Any:
+        """Return the training batches (a ``BatchSource`` of the loop)."""
+        return BatchesOf(train, batch_size=self.batch_size, shuffle=True)
+
+    def _validation_raw(self, valid: Batch) -> torch.Tensor:
         size = self._predict_batch_rows()
-        raw = torch.cat(
+        return torch.cat(
             [
                 self._forward(
                     Batch(valid.x_num[i : i + size], valid.x_cat[i : i + size])
@@ -219,10 +268,6 @@ class MiniBatchEstimator(TabularEstimator):
                 for i in range(0, valid.x_num.shape[0], size)
             ]
         )
-        metrics: dict[str, float] = self._validation_metrics(
-            raw.float(), valid.y, valid.weight
-        )
-        return metrics
 
 
 def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:

@@ -248,7 +248,7 @@ class TorchEstimator(BaseEstimator):
         """Split off the validation rows, then encode both parts."""
         X_val, y_val, w_val = validation
         valid = None
-        if self._use_early_stopping(_n_rows(X), X_val is not None):
+        if self._use_early_stopping(X, X_val is not None):
             if X_val is not None:
                 X_val = self._validate_inputs(X_val, reset=False)
                 y_val = self._encode_val_y(y_val)
@@ -257,7 +257,7 @@ class TorchEstimator(BaseEstimator):
                 if w_val is not None:
                     w_val = _check_sample_weight(w_val, X_val, dtype=np.float64)
             else:
-                train_rows, val_rows = self._split_rows(target, seed)
+                train_rows, val_rows = self._split_rows(X, target, seed)
                 X_val, y_val, w_val = (
                     self._take_rows(X, val_rows),
                     target[val_rows],
@@ -277,7 +277,12 @@ class TorchEstimator(BaseEstimator):
             valid = self._attach_targets(self._inputs(X_val, device), y_val, w_val)
         return train, valid
 
-    def _split_rows(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+    def _split_rows(
+        self,
+        X: Any,  # noqa: ARG002 - the relational layer splits by cut-off
+        target: np.ndarray,
+        seed: int,
+    ) -> tuple[np.ndarray, ...]:
         """Sorted (train, validation) row indices of the internal split."""
         rows = np.arange(len(target))
         try:
@@ -310,14 +315,15 @@ class TorchEstimator(BaseEstimator):
             raise ValueError("sample_weight sums to zero: nothing to fit")
         return weight
 
-    def _use_early_stopping(self, n_rows: int, has_val: bool) -> bool:
+    def _use_early_stopping(self, X: Any, has_val: bool) -> bool:
+        """Whether to early-stop: on X_val, or on a split of ``X`` (validated)."""
         if has_val and self.early_stopping is False:
             raise ValueError(
                 "X_val and y_val were passed to fit while early_stopping=False; "
                 "set early_stopping='auto' or True to use them"
             )
         if self.early_stopping == "auto":
-            return has_val or n_rows >= self._auto_early_stopping_rows
+            return has_val or _n_rows(X) >= self._auto_early_stopping_rows
         return bool(self.early_stopping)
 
     # ------------------------------------------------------------ runtime

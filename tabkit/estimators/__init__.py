@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """scikit-learn estimators, one private module per model family.
 
-``FAMILIES`` maps each model family's name to its (classifier, regressor)
-pair; the benchmarks (and later the command line and tuning) read it, so
-adding a family is one line here.
+``FAMILIES`` maps each table model family's name to its (classifier,
+regressor) pair; the benchmarks (and later the command line and tuning) read
+it, so adding a family is one line here. The relational GNN takes seed tables
+and a database, not tables, and is not in it.
 
 Examples
 --------
@@ -17,6 +18,10 @@ from __future__ import annotations
 from tabkit.estimators._boosted import BoostedNNClassifier, BoostedNNRegressor
 from tabkit.estimators._excelformer import ExcelFormerClassifier, ExcelFormerRegressor
 from tabkit.estimators._hopular import HopularClassifier, HopularRegressor
+from tabkit.estimators._relational import (
+    RelationalGNNClassifier,
+    RelationalGNNRegressor,
+)
 
 #: Model family name -> (classifier class, regressor class).
 FAMILIES: dict[str, tuple[type, type]] = {
@@ -33,4 +38,6 @@ __all__ = [
     "ExcelFormerRegressor",
     "HopularClassifier",
     "HopularRegressor",
+    "RelationalGNNClassifier",
+    "RelationalGNNRegressor",
 ]

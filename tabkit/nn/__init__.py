@@ -14,11 +14,13 @@ from tabkit.nn._mixing import (
 from tabkit.nn.boosted import BoostedNetwork
 from tabkit.nn.excelformer import ExcelFormer, excelformer_flops
 from tabkit.nn.hopular import Hopular
+from tabkit.nn.relational import RelationalGNN
 
 __all__ = [
     "BoostedNetwork",
     "ExcelFormer",
     "Hopular",
+    "RelationalGNN",
     "excelformer_flops",
     "feat_mix",
     "hidden_mix",

@@ -11,19 +11,23 @@ encoded by the shared :class:`~tabkit.preprocessing.TabularEncoder`.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from numbers import Integral
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import BaseEstimator
 from torch_geometric.data import HeteroData
 
+from tabkit._compat import Interval, StrOptions
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational._database import Database
 from tabkit.relational._estimator import check_schema
 from tabkit.relational._features_compute import to_ns
 from tabkit.relational._features_plan import describe, fingerprint
 from tabkit.relational.sampler import (
+    NO_TIME,
     EdgeType,
     SampledSubgraph,
     TemporalNeighborSampler,
@@ -68,7 +72,7 @@ def edge_types(database: Database) -> list[EdgeType]:
     return out
 
 
-class GraphBuilder:
+class GraphBuilder(BaseEstimator):
     """Turn a :class:`~tabkit.relational.Database` into a temporal graph.
 
     :meth:`fit` learns one :class:`~tabkit.preprocessing.TabularEncoder` per
@@ -132,6 +136,12 @@ class GraphBuilder:
     >>> sampler.num_hops
     2
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "numeric": [StrOptions({"standard", "quantile"})],
+        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
+        "datetime_features": [tuple, list],
+    }
 
     def __init__(
         self,
@@ -304,7 +314,8 @@ def subgraph_inputs(data: HeteroData, sub: SampledSubgraph) -> dict[str, Any]:
         Keyword arguments of :class:`tabkit.nn.relational.RelationalGNN`'s
         ``forward``: ``x_num``, ``x_cat`` (rows of every node), ``age_days``
         (float32 days from each timed node's time to its cut-off; a node newer
-        than its cut-off, only ever a seed's own row, gets a negative age),
+        than its cut-off, only ever a seed's own row, gets a negative age, and
+        a seed whose row has no time gets age 0),
         ``edge_index`` and ``seed_index``.
 
     Examples
@@ -326,7 +337,9 @@ def subgraph_inputs(data: HeteroData, sub: SampledSubgraph) -> dict[str, Any]:
         x_num[t] = data[t].x_num[nodes]
         x_cat[t] = data[t].x_cat[nodes]
         if "time" in data[t]:
-            diff = sub.node_cutoff(t) - data[t].time[nodes]
+            time = data[t].time[nodes]
+            known = time != NO_TIME  # only a seed's own row can lack a time
+            diff = torch.where(known, sub.node_cutoff(t) - time, 0)
             age[t] = (diff // _DAY_NS).to(torch.float32) + (diff % _DAY_NS).to(
                 torch.float32
             ) / _DAY_NS

@@ -401,6 +401,31 @@ RELATIONAL_FEATURES_STATE: dict[str, TypeSpec] = {
     **_OUTPUT_CONFIG,
 }
 
+GRAPH_BUILDER_STATE: dict[str, TypeSpec] = {
+    "encoders_": dict,
+    "edge_types_": list,
+    "timed_": list,
+    "fingerprint_": str,
+    "schema_": dict,
+    "columns_": dict,
+}
+
+RELATIONAL_GNN_STATE: dict[str, TypeSpec] = {
+    "n_features_in_": int,
+    "feature_names_in_": np.ndarray,
+    "classes_": np.ndarray,
+    "_y_mean": float,
+    "_y_scale": float,
+    "_y_clip": np.ndarray,
+    "graph_": "tabkit.relational.graph.GraphBuilder",
+    "module_": "tabkit.nn.RelationalGNN",
+    "schema_": dict,
+    "schema_fingerprint_": str,
+    "history_": History,
+    "n_iter_": int,
+    "best_epoch_": (int, None),
+}
+
 # One line per exportable class (the stable name is also where it is imported).
 register_estimator("tabkit.estimators.BoostedNNClassifier", BOOSTED_NN_STATE)
 register_estimator("tabkit.estimators.BoostedNNRegressor", BOOSTED_NN_STATE)
@@ -410,9 +435,13 @@ register_estimator("tabkit.estimators.HopularClassifier", HOPULAR_STATE)
 register_estimator("tabkit.estimators.HopularRegressor", HOPULAR_STATE)
 register_estimator("tabkit.preprocessing.TabularEncoder", TABULAR_ENCODER_STATE)
 register_estimator("tabkit.relational.RelationalFeatures", RELATIONAL_FEATURES_STATE)
+register_estimator("tabkit.relational.graph.GraphBuilder", GRAPH_BUILDER_STATE)
+register_estimator("tabkit.estimators.RelationalGNNClassifier", RELATIONAL_GNN_STATE)
+register_estimator("tabkit.estimators.RelationalGNNRegressor", RELATIONAL_GNN_STATE)
 register_module("tabkit.nn.BoostedNetwork")
 register_module("tabkit.nn.ExcelFormer")
 register_module("tabkit.nn.Hopular")
+register_module("tabkit.nn.RelationalGNN")
 
 #: Names written by format 1 (``module:QualName``), frozen: new classes only
 #: ever appear under their stable names.
