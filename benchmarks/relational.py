@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-r"""Relational benchmark: entity-only LightGBM vs LightGBM on RelationalFeatures.
+r"""Relational benchmark: the GNN against LightGBM on entity and relational features.
 
 .. code-block:: bash
 
@@ -7,13 +7,18 @@ r"""Relational benchmark: entity-only LightGBM vs LightGBM on RelationalFeatures
         --out benchmarks/results/relational.csv
 
 For every task (the five public tasks of ``tabkit.datasets`` and tabkit's
-synthetic database) and seed, two pipelines are fitted on the task's training
+synthetic database) and seed, three models are fitted on the task's training
 seeds, early-stopped on its validation seeds and scored on its test seeds:
 
 * ``entity_only``: ``RelationalFeatures(hops=0)`` (the entity's own columns and
   seed-time features such as its age at the cut-off) + LightGBM;
 * ``relational_features``: ``RelationalFeatures(hops=2)`` (plus the parents'
-  columns and temporal aggregates over 1 and 2 hops) + LightGBM.
+  columns and temporal aggregates over 1 and 2 hops) + LightGBM;
+* ``gnn``: ``RelationalGNNClassifier`` / ``RelationalGNNRegressor`` with its
+  CPU defaults (``n_layers=3`` on the synthetic task, whose signals reach
+  three hops), on at most ``GNN_MAX_SEEDS`` training seeds drawn at random
+  (RelBench's LightGBM baseline subsamples the same way), with a
+  ``GNN_BUDGET``-second time budget; its fit time includes building the graph.
 
 Both use the same LightGBM (learning rate 0.05, up to 2,000 trees, early
 stopping after 50 rounds without improvement on the validation seeds; row and
@@ -65,7 +70,13 @@ TASKS = (
     "nycflights13-plane-disruption",
     "synthetic-chain-small",
 )
-MODELS = {"entity_only": 0, "relational_features": 2}  # model -> hops
+MODELS = ("entity_only", "relational_features", "gnn")
+HOPS = {"entity_only": 0, "relational_features": 2}  # LightGBM model -> hops
+#: Training seeds of a GNN fit (a random subset above it) and its time budget.
+GNN_MAX_SEEDS = 20_000
+GNN_BUDGET = 900.0
+#: GNN parameters per database family (the rest are the CPU defaults).
+GNN_PARAMS: dict[str, dict[str, Any]] = {"synthetic": {"n_layers": 3}}
 #: Columns of the CSV, in order (the environment's keys follow).
 COLUMNS = (
     "task",
@@ -152,14 +163,14 @@ def _score(task_type: str, model: Any, X: pd.DataFrame, y: np.ndarray) -> float:
 
 
 def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str, Any]:
-    """Fit one pipeline on one task and seed; return the CSV row.
+    """Fit one model on one task and seed; return the CSV row.
 
     Parameters
     ----------
     loaded : LoadedTask
         The task.
-    model : {"entity_only", "relational_features"}
-        The feature set.
+    model : {"entity_only", "relational_features", "gnn"}
+        The model (LightGBM on a feature set, or the GNN).
     seed : int
         LightGBM seed.
     threads : int
@@ -169,6 +180,8 @@ def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str
     -------
     row : dict
     """
+    if model == "gnn":
+        return fit_gnn(loaded, seed, threads)
     import lightgbm
 
     from tabkit.relational import RelationalFeatures
@@ -177,7 +190,7 @@ def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str
     features = RelationalFeatures(
         database=task.database,
         entity_table=loaded.entity,
-        hops=MODELS[model],
+        hops=HOPS[model],
         windows=WINDOWS[loaded.family],
     )
     start = time.perf_counter()
@@ -216,8 +229,78 @@ def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str
     return row
 
 
-def run(
-    tasks: Sequence[str], seeds: Sequence[int], out: Path, threads: int, command: str
+def fit_gnn(loaded: LoadedTask, seed: int, threads: int) -> dict[str, Any]:
+    """Fit the relational GNN on one task and seed; return the CSV row.
+
+    Parameters
+    ----------
+    loaded : LoadedTask
+        The task.
+    seed : int
+        Seed of the subsample and of the GNN.
+    threads : int
+        Torch threads.
+
+    Returns
+    -------
+    row : dict
+    """
+    from tabkit import RelationalGNNClassifier, RelationalGNNRegressor
+
+    task = loaded.task
+    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = task.train, task.val, task.test
+    y_tr = np.asarray(y_tr)
+    if len(X_tr) > GNN_MAX_SEEDS:
+        rows = np.sort(
+            np.random.default_rng(seed).choice(len(X_tr), GNN_MAX_SEEDS, replace=False)
+        )
+        X_tr, y_tr = X_tr.iloc[rows].reset_index(drop=True), y_tr[rows]
+    cls = (
+        RelationalGNNClassifier
+        if task.task_type == "binary"
+        else (RelationalGNNRegressor)
+    )
+    gnn = cls(
+        database=task.database,
+        entity_table=loaded.entity,
+        time_budget=GNN_BUDGET,
+        random_state=seed,
+        n_threads=threads,
+        **GNN_PARAMS.get(loaded.family, {}),
+    )
+    start = time.perf_counter()
+    gnn.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
+    fit_s = time.perf_counter() - start
+    row = {
+        "task": loaded.name,
+        "model": "gnn",
+        "seed": seed,
+        "task_type": task.task_type,
+        "metric": task.metric,
+        "test_score": _score(task.task_type, gnn, X_te, np.asarray(y_te)),
+        "val_score": _score(task.task_type, gnn, X_va, np.asarray(y_va)),
+        "n_train": len(X_tr),
+        "n_val": len(X_va),
+        "n_test": len(X_te),
+        "n_features": 0,
+        "feature_s": 0.0,
+        "fit_s": fit_s,
+        "best_iteration": int(gnn.best_epoch_ if gnn.best_epoch_ is not None else -1),
+        "peak_rss_mb": peak_rss_mb(),
+        "threads": threads,
+    }
+    if loaded.family == "synthetic":
+        row["oracle_score"] = float(task.info["oracle_score"])
+    return row
+
+
+def run(  # noqa: PLR0917
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    threads: int,
+    command: str,
+    models: Sequence[str] = MODELS,
 ) -> pd.DataFrame:
     """Fit every (task, model, seed) not yet in ``out``; append rows as they finish.
 
@@ -233,6 +316,8 @@ def run(
         LightGBM threads.
     command : str
         The command line, recorded with every row.
+    models : sequence of str, default=MODELS
+        Models to fit.
 
     Returns
     -------
@@ -246,7 +331,7 @@ def run(
     env = collect_environment()
     for name in tasks:
         for seed in seeds:
-            todo = [m for m in MODELS if (name, m, seed) not in done]
+            todo = [m for m in models if (name, m, seed) not in done]
             if not todo:
                 continue
             loaded = load_task(name, seed)
@@ -433,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.relational")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS / "relational.csv")
     parser.add_argument("--report", action="store_true")
@@ -446,7 +532,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "benchmarks.relational", *argv])
     tasks = [t for t in args.tasks.split(",") if t]
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    results = run(tasks, seeds, args.out, args.threads, command)
+    models = [m for m in args.models.split(",") if m]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose among {list(MODELS)}")
+    results = run(tasks, seeds, args.out, args.threads, command, models)
     if args.report:
         report_command = command
         write_report(results, args.out.with_suffix(".md"), report_command)

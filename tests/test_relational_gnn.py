@@ -1,4 +1,4 @@
-"""RelationalGNNClassifier / RelationalGNNRegressor: fit, leakage, persistence, checks."""
+"""The relational GNN estimators: fit, leakage, persistence, scikit-learn checks."""
 
 from __future__ import annotations
 
@@ -54,9 +54,7 @@ def test_no_future_row_changes_a_prediction(churn, fitted):
     X_test, _ = churn.test
     last = X_test["cutoff"].max()
     before = fitted.predict_proba(X_test)
-    past = Database(
-        {name: churn.database[name] for name in churn.database}
-    ).upto(last)
+    past = Database({name: churn.database[name] for name in churn.database}).upto(last)
     later = copy.copy(fitted).set_params(database=past)
     np.testing.assert_allclose(later.predict_proba(X_test), before, atol=1e-6)
 
@@ -192,7 +190,9 @@ def test_uniform_sampling_predicts_reproducibly(churn):
     X_test, _ = churn.test
     np.testing.assert_array_equal(clf.predict_proba(X_test), clf.predict_proba(X_test))
     again = clone(clf).fit(X, y)
-    np.testing.assert_array_equal(again.predict_proba(X_test), clf.predict_proba(X_test))
+    np.testing.assert_array_equal(
+        again.predict_proba(X_test), clf.predict_proba(X_test)
+    )
 
 
 def test_presets():
@@ -216,15 +216,15 @@ def _array_database(X: np.ndarray) -> Database:
     return Database(
         {
             "rows": Table(rows, primary_key="row_id"),
-            "parts": Table(parts, primary_key="part_id", foreign_keys={"row_id": "rows"}),
+            "parts": Table(
+                parts, primary_key="part_id", foreign_keys={"row_id": "rows"}
+            ),
         }
     )
 
 
 def _seeds(n: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"row_id": np.arange(n), "cutoff": pd.Timestamp("2026-01-01")}
-    )
+    return pd.DataFrame({"row_id": np.arange(n), "cutoff": pd.Timestamp("2026-01-01")})
 
 
 class _OnArrays(BaseEstimator):

@@ -83,8 +83,10 @@ FAST_PARAMS: dict[type, dict] = {
 
 # Relational estimators take X = seed tables of a database passed as the
 # ``database=`` parameter, so scikit-learn's generic checks (random numeric X)
-# cannot run on them; tests/test_relational_features.py covers clone,
-# get/set_params, parameter validation and pickling for them instead.
+# cannot run on them directly: tests/test_relational_gnn.py runs them through
+# a wrapper that binds a database built from X, and
+# tests/test_relational_features.py covers clone, get/set_params, parameter
+# validation and pickling of RelationalFeatures.
 PUBLIC_ESTIMATORS = sorted(
     (
         obj

@@ -87,7 +87,9 @@ class BatchesOf:
 
 
 class MiniBatchTrainer(TorchEstimator):
-    """Base of tabkit's mini-batch trained models, whatever their input (not used directly).
+    """Base of tabkit's mini-batch trained models, whatever their input.
+
+    Not used directly.
 
     An input layer implements the input hooks of
     :class:`~tabkit.base.TorchEstimator` plus ``_make_batches(train)`` (a

@@ -315,7 +315,10 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
         return use
 
     def _split_rows(
-        self, X: SeedRows, target: np.ndarray, seed: int
+        self,
+        X: SeedRows,
+        target: np.ndarray,  # noqa: ARG002 - a split by time, not stratified
+        seed: int,  # noqa: ARG002 - deterministic
     ) -> tuple[np.ndarray, ...]:
         """Hold out the seeds of the latest cut-offs (never a random split).
 
@@ -335,10 +338,10 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
     def _fit_inputs(
         self,
         X: SeedRows,
-        target: np.ndarray,
-        weight: np.ndarray,
+        target: np.ndarray,  # noqa: ARG002 - the graph's encoders are unsupervised
+        weight: np.ndarray,  # noqa: ARG002
         device: torch.device,
-        seed: int,
+        seed: int,  # noqa: ARG002 - the encoders are deterministic
     ) -> SeedBatch:
         db = self._database(fitted=False)
         until = pd.Timestamp(int(X.cutoff.max()), tz="UTC" if db.time_aware else None)
@@ -501,8 +504,12 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
 def _add_unknown_entity(data: HeteroData, entity: str) -> None:
     """Append one entity node without columns, time or edges (keys not in the table)."""
     store = data[entity]
-    store.x_num = torch.cat([store.x_num, store.x_num.new_zeros(1, store.x_num.shape[1])])
-    store.x_cat = torch.cat([store.x_cat, store.x_cat.new_zeros(1, store.x_cat.shape[1])])
+    store.x_num = torch.cat(
+        [store.x_num, store.x_num.new_zeros(1, store.x_num.shape[1])]
+    )
+    store.x_cat = torch.cat(
+        [store.x_cat, store.x_cat.new_zeros(1, store.x_cat.shape[1])]
+    )
     if "time" in store:
         store.time = torch.cat([store.time, torch.tensor([NO_TIME])])
     store.num_nodes = int(store.num_nodes) + 1
@@ -512,9 +519,9 @@ def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
     if device.type == "cpu":
         return inputs
     return {
-        k: v.to(device) if isinstance(v, torch.Tensor) else {
-            kk: vv.to(device) for kk, vv in v.items()
-        }
+        k: v.to(device)
+        if isinstance(v, torch.Tensor)
+        else {kk: vv.to(device) for kk, vv in v.items()}
         for k, v in inputs.items()
     }
 
@@ -663,7 +670,7 @@ class RelationalGNNClassifier(TorchClassifierMixin, _RelationalGNN):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    def __init__(  # noqa: PLR0913 - scikit-learn parameters
+    def __init__(
         self,
         database: Database | None = None,
         entity_table: str | None = None,
@@ -729,6 +736,7 @@ class RelationalGNNRegressor(TorchRegressorMixin, _RelationalGNN):
     validation epoch by mean absolute error, and predictions clamped to the
     2nd-98th percentiles of the training targets.
     {parameters}
+
     Attributes
     ----------
     graph_ : GraphBuilder
@@ -770,7 +778,7 @@ class RelationalGNNRegressor(TorchRegressorMixin, _RelationalGNN):
 
     _y_clip: np.ndarray
 
-    def __init__(  # noqa: PLR0913 - scikit-learn parameters
+    def __init__(
         self,
         database: Database | None = None,
         entity_table: str | None = None,
