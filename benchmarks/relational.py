@@ -394,8 +394,151 @@ def _feature_timing() -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def verdict(metric: str, ours: tuple[float, float], other: tuple[float, float]) -> str:
+    """Compare two (mean, std) scores as BENCHMARKS.md does.
+
+    "matches" when the difference is within max(1 std, 0.005 AUC or 1 % MAE)
+    (the larger std of the two), else "beats" or "loses".
+
+    Parameters
+    ----------
+    metric : {"roc_auc", "mae"}
+    ours, other : (float, float)
+        Mean and standard deviation over seeds (NaN std for one seed).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> verdict("roc_auc", (0.760, 0.01), (0.750, 0.02))
+    'matches'
+    >>> verdict("mae", (10.0, float("nan")), (11.0, float("nan")))
+    'beats'
+    """
+    gain = ours[0] - other[0] if metric == "roc_auc" else other[0] - ours[0]
+    stds = [s for s in (ours[1], other[1]) if np.isfinite(s)]
+    floor = 0.005 if metric == "roc_auc" else 0.01 * abs(other[0])
+    tol = max([*stds, floor])
+    if gain > tol:
+        return "beats"
+    return "matches" if gain >= -tol else "loses"
+
+
+_Stats = tuple[float, float, int, float, int]  # mean, std, features, seconds, seeds
+
+
+def _fmt(s: _Stats | None, seeds: int) -> str:
+    if s is None:
+        return "-"
+    text = f"{s[0]:.4f} ± {s[1]:.4f}" if np.isfinite(s[1]) else f"{s[0]:.4f}"
+    return text if s[4] == seeds else f"{text} ({s[4]} seeds)"
+
+
+def _versus(metric: str, ours: _Stats | None, other: _Stats) -> str:
+    if ours is None:
+        return "-"
+    return f"{verdict(metric, ours[:2], other[:2])} ({ours[0] - other[0]:+.4f})"
+
+
+def _gnn_targets(results: pd.DataFrame) -> list[str]:
+    """Return the issue's targets for the GNN as measured (empty without GNN rows)."""
+    if not (results["model"] == "gnn").any():
+        return []
+    found: dict[str, dict[str, str]] = {}
+    for task, rows in results.groupby("task", sort=False):
+        stat = {
+            m: (float(sub["test_score"].mean()), float(sub["test_score"].std()))
+            for m, sub in rows.groupby("model")
+        }
+        if {"gnn", "entity_only", "relational_features"} <= set(stat):
+            metric = rows["metric"].iloc[0]
+            found[str(task)] = {
+                other: verdict(metric, stat["gnn"], stat[other])
+                for other in ("entity_only", "relational_features")
+            }
+    public = [t for t in found if not t.startswith("synthetic-")]
+    above = [t for t in found if found[t]["entity_only"] == "beats"]
+    not_below = [t for t in found if found[t]["entity_only"] != "loses"]
+    rf_public = [t for t in public if found[t]["relational_features"] != "loses"]
+    synthetic = [t for t in found if t.startswith("synthetic-")]
+    rf_synthetic = [t for t in synthetic if found[t]["relational_features"] != "loses"]
+    return [
+        "",
+        f"GNN targets, over the {len(found)} tasks with all three models: beats "
+        f"entity-only LightGBM beyond the noise on {len(above)} "
+        f"({', '.join(above) or 'none'}), at least matches it on "
+        f"{len(not_below)}; matches or beats RelationalFeatures + LightGBM on "
+        f"{len(rf_synthetic)} of {len(synthetic)} synthetic and {len(rf_public)} "
+        f"of {len(public)} public tasks ({', '.join(rf_public) or 'none'}).",
+    ]
+
+
+def write_plot(results: pd.DataFrame, path: Path) -> Path:
+    """Plot each task's score gain over entity-only LightGBM, and the fit times.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of the CSV.
+    path : Path
+        PNG file.
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    present = list(dict.fromkeys(results["task"]))
+    order = [t for t in TASKS if t in present] + [t for t in present if t not in TASKS]
+    means = results.groupby(["task", "model"])["test_score"].mean()
+    seconds = (
+        (results["feature_s"] + results["fit_s"])
+        .groupby([results["task"], results["model"]])
+        .mean()
+    )
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.6 * len(order) + 2))
+    height = 0.8 / len(MODELS)
+    for i, model in enumerate(MODELS):
+        gains, times = [], []
+        for task in order:
+            metric = results.loc[results["task"] == task, "metric"].iloc[0]
+            base = means.get((task, "entity_only"), np.nan)
+            value = means.get((task, model), np.nan)
+            gains.append(
+                value - base if metric == "roc_auc" else 100 * (base - value) / base
+            )
+            times.append(seconds.get((task, model), np.nan))
+        y = np.arange(len(order)) + (i - 1) * height
+        left.barh(y, gains, height=height, label=model)
+        right.plot(times, y, "o", label=model)
+    labels = [
+        f"{t} ({results.loc[results['task'] == t, 'metric'].iloc[0]})" for t in order
+    ]
+    for ax in (left, right):
+        ax.set_yticks(
+            np.arange(len(order)), labels if ax is left else [""] * len(order)
+        )
+        ax.invert_yaxis()
+    left.axvline(0, color="black", linewidth=0.8)
+    left.set_xlabel("gain over entity-only LightGBM (AUC points; % of MAE)")
+    right.set_xscale("log")
+    right.grid(axis="x", which="both", alpha=0.3)
+    right.set_xlabel("seconds per fit (features + model; log scale)")
+    left.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
-    """Write the markdown report: per task entity-only vs relational features.
+    """Write the markdown report: per task entity-only, relational features, GNN.
 
     Parameters
     ----------
@@ -411,24 +554,31 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
     lines += [*commands, "```", ""]
     lines += [
         "LightGBM on the entity's own columns and seed-time features "
-        "(`entity_only`, `RelationalFeatures(hops=0)`) against LightGBM on "
+        "(`entity_only`, `RelationalFeatures(hops=0)`), LightGBM on "
         "`RelationalFeatures(hops=2)` (plus parents' columns and temporal "
-        "aggregates over 1 and 2 hops). Test ROC AUC (higher is better) or MAE "
+        "aggregates over 1 and 2 hops), and the GNN "
+        "(`RelationalGNNClassifier` / `RelationalGNNRegressor`, CPU defaults; "
+        f"`n_layers=3` on the synthetic task; at most {GNN_MAX_SEEDS:,} training "
+        f"seeds drawn at random, a {GNN_BUDGET:.0f}-second budget, the best "
+        "validation epoch kept). Test ROC AUC (higher is better) or MAE "
         "(lower is better), mean ± std over seeds; seconds are feature "
-        "computation (all splits) + LightGBM fit. LightGBM: learning rate "
+        "computation (all splits) + LightGBM fit, or the GNN's fit (graph "
+        "included). LightGBM: learning rate "
         "0.05, up to 2,000 trees, early stopping after 50 rounds on the "
         "validation seeds, row and column subsampling 0.8, the L1 objective for "
         "MAE. Features: the columns `RelationalFeatures` keeps (it drops the "
         "ones that are constant or repeat another on the training seeds). "
-        "On the public tasks the seeds are LightGBM's (same seed tables); "
-        "on the synthetic task each seed also generates a new database. "
-        "Aggregation windows: "
+        "On the public tasks the seeds are LightGBM's and the GNN's (same seed "
+        "tables); on the synthetic task each seed also generates a new "
+        "database. GNN vs the others: 'matches' within max(1 std, 0.005 AUC or "
+        "1 % MAE), as in BENCHMARKS.md. Aggregation windows: "
         + "; ".join(f"{name} {list(w)}" for name, w in WINDOWS.items())
         + " (None = all rows up to the cut-off).",
         "",
-        "| task | metric | seeds | entity-only | relational features | Δ | "
-        "features | seconds (entity-only) | seconds (relational) | oracle |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| task | metric | seeds | entity-only | relational features | GNN | "
+        "GNN vs entity-only | GNN vs relational features | features | "
+        "seconds (entity-only) | seconds (relational) | seconds (GNN) | oracle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = {name: i for i, name in enumerate(TASKS)}
     ranked = results.assign(_order=results["task"].map(order).fillna(len(order)))
@@ -442,25 +592,29 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
                 score.std(),
                 int(sub["n_features"].iloc[0]),
                 float((sub["feature_s"] + sub["fit_s"]).mean()),
+                sub["seed"].nunique(),
             )
         e, r = stats.get("entity_only"), stats.get("relational_features")
         if e is None or r is None:
             continue
+        g = stats.get("gnn")
         metric = rows["metric"].iloc[0]
-        delta = r[0] - e[0]
         oracle = (
             f"{rows['oracle_score'].mean():.4f}"
             if "oracle_score" in rows and rows["oracle_score"].notna().any()
             else "-"
         )
 
-        def fmt(s: tuple[float, float, int, float]) -> str:
-            return f"{s[0]:.4f} ± {s[1]:.4f}" if np.isfinite(s[1]) else f"{s[0]:.4f}"
-
         lines.append(
-            f"| {task} | {metric} | {rows['seed'].nunique()} | {fmt(e)} | {fmt(r)} "
-            f"| {delta:+.4f} | {r[2]} | {e[3]:.1f} | {r[3]:.1f} | {oracle} |"
+            f"| {task} | {metric} | {e[4]} | {_fmt(e, e[4])} | {_fmt(r, e[4])} "
+            f"| {_fmt(g, e[4])} | {_versus(metric, g, e)} | {_versus(metric, g, r)} "
+            f"| {r[2]} | {e[3]:.1f} | {r[3]:.1f} "
+            f"| {'-' if g is None else f'{g[3]:.1f}'} | {oracle} |"
         )
+    lines += _gnn_targets(ranked)
+    if (results["model"] == "gnn").any():
+        png = write_plot(results, out.with_suffix(".png"))
+        lines += ["", f"![gain over entity-only LightGBM, and fit times]({png.name})"]
     allstar = results[results["task"] == "lahman-player-allstar"]
     if len(allstar):
         means = allstar.groupby("model")["test_score"].mean()

@@ -730,3 +730,50 @@ def test_relational_sampler_benchmark_runs(tmp_path, capsys):
     assert "| shop | 128,64 | last |" in text
     assert "--shop-customers 60" in text
     capsys.readouterr()
+
+
+def test_relational_benchmark_runs_the_three_models(tmp_path, monkeypatch):
+    from benchmarks import relational
+
+    out = tmp_path / "relational.csv"
+    monkeypatch.setattr(
+        relational,
+        "_feature_timing",
+        lambda: {
+            "task": "t",
+            "seeds": 1,
+            "database_rows": 2,
+            "features": 3,
+            "seconds": 0.5,
+            "peak_rss_mb_before": 1.0,
+            "peak_rss_mb": 2.0,
+        },
+    )
+    relational.main(
+        [
+            "--tasks",
+            "synthetic-chain-tiny",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+            "--report",
+        ]
+    )
+    frame = pd.read_csv(out)
+    assert sorted(frame["model"]) == ["entity_only", "gnn", "relational_features"]
+    gnn = frame[frame["model"] == "gnn"].iloc[0]
+    assert 0.5 < gnn["test_score"] <= 1 and gnn["fit_s"] > 0
+    text = out.with_suffix(".md").read_text()
+    assert "| synthetic-chain-tiny | roc_auc | 1 |" in text
+    assert "GNN targets, over the 1 tasks with all three models" in text
+    assert out.with_suffix(".png").exists()
+
+
+def test_relational_verdict_follows_the_match_rule():
+    from benchmarks.relational import verdict
+
+    assert verdict("roc_auc", (0.80, 0.001), (0.796, 0.001)) == "matches"
+    assert verdict("roc_auc", (0.80, 0.02), (0.77, 0.01)) == "beats"
+    assert verdict("mae", (10.2, float("nan")), (10.0, float("nan"))) == "loses"
+    assert verdict("mae", (10.05, float("nan")), (10.0, float("nan"))) == "matches"

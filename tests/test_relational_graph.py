@@ -129,3 +129,17 @@ def test_sampling_the_graph_never_sees_the_future(shop):
         node_times = data[name].time[sub.node[name]][keep]
         assert (node_times <= sub.node_cutoff(name)[keep]).all()
     assert sub.node["products"].numel() > 0
+
+
+def test_infinite_numbers_are_encoded_as_missing():
+    import numpy as np
+    import pandas as pd
+
+    from tabkit.relational import Database, Table
+    from tabkit.relational.graph import GraphBuilder
+
+    frame = pd.DataFrame({"id": [1, 2, 3], "ratio": [1.0, np.inf, -np.inf]})
+    db = Database({"t": Table(frame, primary_key="id")})
+    data = GraphBuilder().fit(db).transform(db)
+    assert np.isfinite(data["t"].x_num.numpy()).all()
+    assert np.isinf(db["t"].df["ratio"]).sum() == 2  # the table is untouched

@@ -114,9 +114,10 @@ class GraphBuilder(BaseEstimator):
     -----
     Features are the table's :attr:`~tabkit.relational.Table.feature_columns`:
     keys and the time column are structure, not features. A table without
-    feature columns has zero-width blocks. Rows whose foreign key is missing
-    or matches no row get no edge for that key. A timed row with a missing
-    time has node time :data:`~tabkit.relational.sampler.NO_TIME` and is never
+    feature columns has zero-width blocks. Infinite numbers (a ratio divided by
+    zero) are encoded as missing values; the tables are not modified. Rows
+    whose foreign key is missing or matches no row get no edge for that key. A
+    timed row with a missing time has node time :data:`~tabkit.relational.sampler.NO_TIME` and is never
     visible. Node times are int64 nanoseconds (UTC for tz-aware columns).
 
     Examples
@@ -186,7 +187,7 @@ class GraphBuilder(BaseEstimator):
             columns = table.feature_columns
             if not columns:
                 continue
-            frame = table.df[columns]
+            frame = _finite(table.df[columns], name)
             if len(frame) == 0:
                 logger.info(
                     "table %r: no row visible at %s, no column features", name, until
@@ -245,7 +246,7 @@ class GraphBuilder(BaseEstimator):
                 store.x_num = torch.zeros((n, 0), dtype=torch.float32)
                 store.x_cat = torch.zeros((n, 0), dtype=torch.int64)
             else:
-                encoded = encoder.encode(table.df[self.columns_[name]])
+                encoded = encoder.encode(_finite(table.df[self.columns_[name]], name))
                 store.x_num = torch.from_numpy(np.ascontiguousarray(encoded.x_num))
                 store.x_cat = torch.from_numpy(np.ascontiguousarray(encoded.x_cat))
             if table.time_column is not None:
@@ -284,6 +285,22 @@ class GraphBuilder(BaseEstimator):
             num_neighbors=num_neighbors,
             strategy=strategy,
         )
+
+
+def _finite(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return the frame with infinite floats as missing (a copy only if needed).
+
+    Databases hold infinities where a ratio divides by zero (a pitcher's ERA
+    without an out); the encoder takes them as missing values.
+    """
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
+    bad = [c for c in floats if np.isinf(frame[c].to_numpy(dtype=float)).any()]
+    if not bad:
+        return frame
+    logger.info("table %r: infinite values of %s taken as missing", table, bad)
+    return frame.assign(
+        **{c: frame[c].where(~np.isinf(frame[c].to_numpy(dtype=float))) for c in bad}
+    )
 
 
 def _key_edges(
