@@ -118,7 +118,8 @@ class GraphBuilder(BaseEstimator):
     zero) are encoded as missing values; the tables are not modified. Rows
     whose foreign key is missing or matches no row get no edge for that key. A
     timed row with a missing time has node time
-    :data:`~tabkit.relational.sampler.NO_TIME` and is never visible. Node times are int64 nanoseconds (UTC for tz-aware columns).
+    :data:`~tabkit.relational.sampler.NO_TIME` and is never visible. Node
+    times are int64 nanoseconds (UTC for tz-aware columns).
 
     Examples
     --------
