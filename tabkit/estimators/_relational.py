@@ -486,12 +486,7 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
         """
         from tabkit.serialization import save  # noqa: PLC0415 - avoids an import cycle
 
-        twin = type(self).__new__(type(self))
-        twin.__dict__.update(self.__dict__)
-        twin.database = None  # model files never hold the tables
-        twin.__dict__.pop("_database_ref", None)
-        twin.__dict__.pop("_cache", None)
-        return save(twin, path)
+        return save(self._twin_without_tables(), path)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

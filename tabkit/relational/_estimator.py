@@ -222,6 +222,15 @@ class DatabaseParamMixin:
             )
         return keys, cutoff
 
+    def _twin_without_tables(self) -> Any:
+        """Return a shallow twin to write to a model file: no tables, no caches."""
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.database = None  # model files never hold the tables
+        twin.__dict__.pop("_database_ref", None)
+        twin.__dict__.pop("_cache", None)
+        return twin
+
     def __getstate__(self) -> dict[str, Any]:
         # the tables stay out: a reference to the database's shared copy, and
         # schema_fingerprint_, go in its place

@@ -481,10 +481,7 @@ class RelationalFeatures(DatabaseParamMixin, TransformerMixin, BaseEstimator):
         """
         from tabkit.serialization import save  # noqa: PLC0415 - avoids an import cycle
 
-        twin = type(self).__new__(type(self))
-        twin.__dict__.update(self.__dict__)
-        twin.database = None  # model files never hold the tables
-        twin.__dict__.pop("_database_ref", None)
+        twin = self._twin_without_tables()
         twin.windows = tuple(
             w if w is None or isinstance(w, str) else window_label(window_span(w))
             for w in self.windows
