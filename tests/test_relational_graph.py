@@ -143,3 +143,23 @@ def test_infinite_numbers_are_encoded_as_missing():
     data = GraphBuilder().fit(db).transform(db)
     assert np.isfinite(data["t"].x_num.numpy()).all()
     assert np.isinf(db["t"].df["ratio"]).sum() == 2  # the table is untouched
+
+
+def test_empty_columns_are_logged_with_their_table(caplog):
+    import logging
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from tabkit.relational import Database, Table
+    from tabkit.relational.graph import GraphBuilder
+
+    frame = pd.DataFrame({"id": [1, 2], "x": [1.0, 2.0], "notes": [np.nan, np.nan]})
+    db = Database({"t": Table(frame, primary_key="id")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.INFO, logger="tabkit.relational.graph"):
+            builder = GraphBuilder().fit(db)
+    assert "table 't': columns ['notes']" in caplog.text
+    assert builder.transform(db)["t"].x_num.shape[1] >= 1

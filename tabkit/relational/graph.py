@@ -11,6 +11,7 @@ encoded by the shared :class:`~tabkit.preprocessing.TabularEncoder`.
 from __future__ import annotations
 
 import logging
+import warnings
 from numbers import Integral
 from typing import Any, ClassVar, Literal
 
@@ -202,9 +203,28 @@ class GraphBuilder(BaseEstimator):
                 random_state=0,
             )
             try:
-                encoder.fit(frame)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    encoder.fit(frame)
             except ValueError as error:
                 raise ValueError(f"table {name!r}: {error}") from error
+            for warning in caught:
+                if encoder.dropped_columns_ and "all their values" in str(
+                    warning.message
+                ):  # nothing to learn from: detail, not a warning
+                    logger.info(
+                        "table %r: columns %s have no value up to %s and are "
+                        "not features",
+                        name,
+                        encoder.dropped_columns_,
+                        until,
+                    )
+                    continue
+                warnings.warn(
+                    f"table {name!r}: {warning.message}",
+                    warning.category,
+                    stacklevel=2,
+                )
             self.encoders_[name] = encoder
         self.edge_types_ = edge_types(database)
         self.timed_ = [n for n, t in database.tables.items() if t.time_column]
