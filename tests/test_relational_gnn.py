@@ -326,3 +326,19 @@ def test_zero_weight_equals_dropping_seeds(churn):
     np.testing.assert_allclose(
         a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-4
     )
+
+
+def test_a_new_database_is_used_not_the_cached_graph(churn, fitted):
+    X_test, _ = churn.test
+    before = fitted.predict_proba(X_test)
+    tables = {name: churn.database[name] for name in churn.database}
+    orders = tables["orders"]
+    tables["orders"] = Table(
+        orders.df.iloc[:0],
+        primary_key=orders.primary_key,
+        foreign_keys=orders.foreign_keys,
+        time_column=orders.time_column,
+    )
+    emptied = copy.copy(fitted).set_params(database=Database(tables))
+    assert not np.allclose(emptied.predict_proba(X_test), before)
+    np.testing.assert_allclose(fitted.predict_proba(X_test), before, atol=1e-6)

@@ -129,7 +129,9 @@ class _GraphCache:
     """
 
     def __init__(self) -> None:
-        self.key: tuple[Any, ...] | None = None
+        self.database: Database | None = None
+        self.builder: GraphBuilder | None = None
+        self.settings: tuple[Any, ...] = ()
         self.data: HeteroData | None = None
         self.sampler: TemporalNeighborSampler | None = None
 
@@ -371,15 +373,20 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
         """Return the encoded graph of the current database and its sampler."""
         db = self._database(fitted=False)
         cache = self.__dict__.setdefault("_cache", _GraphCache())
-        key = (id(db), id(self.graph_), self._hops(), self.temporal_strategy)
-        if cache.key != key or cache.data is None or cache.sampler is None:
+        settings = (self._hops(), self.temporal_strategy)
+        # the cache holds the database itself, so its identity is never reused
+        if (
+            cache.database is not db
+            or cache.builder is not self.graph_
+            or cache.settings != settings
+            or cache.data is None
+            or cache.sampler is None
+        ):
             data = self.graph_.transform(db)
             _add_unknown_entity(data, str(self.entity_table))
             cache.data = data
-            cache.sampler = self.graph_.sampler(
-                data, self._hops(), self.temporal_strategy
-            )
-            cache.key = key
+            cache.sampler = self.graph_.sampler(data, *settings)
+            cache.database, cache.builder, cache.settings = db, self.graph_, settings
         return cache.data, cache.sampler
 
     def _hops(self) -> list[int]:
