@@ -263,9 +263,10 @@ class GraphBuilder(BaseEstimator):
             n = len(table)
             store.num_nodes = n
             encoder = self.encoders_.get(name)
-            if encoder is None:
-                store.x_num = torch.zeros((n, 0), dtype=torch.float32)
-                store.x_cat = torch.zeros((n, 0), dtype=torch.int64)
+            if encoder is None or n == 0:
+                widths = (0, 0) if encoder is None else _widths(encoder)
+                store.x_num = torch.zeros((n, widths[0]), dtype=torch.float32)
+                store.x_cat = torch.zeros((n, widths[1]), dtype=torch.int64)
             else:
                 encoded = encoder.encode(_finite(table.df[self.columns_[name]], name))
                 store.x_num = torch.from_numpy(np.ascontiguousarray(encoded.x_num))
@@ -306,6 +307,11 @@ class GraphBuilder(BaseEstimator):
             num_neighbors=num_neighbors,
             strategy=strategy,
         )
+
+
+def _widths(encoder: TabularEncoder) -> tuple[int, int]:
+    """Widths of an encoder's numeric block and category codes."""
+    return len(encoder.num_feature_names_), len(encoder.cat_feature_names_)
 
 
 def _finite(frame: pd.DataFrame, table: str) -> pd.DataFrame:
