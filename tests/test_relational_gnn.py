@@ -342,3 +342,19 @@ def test_a_new_database_is_used_not_the_cached_graph(churn, fitted):
     emptied = copy.copy(fitted).set_params(database=Database(tables))
     assert not np.allclose(emptied.predict_proba(X_test), before)
     np.testing.assert_allclose(fitted.predict_proba(X_test), before, atol=1e-6)
+
+
+def test_import_tabkit_does_not_load_torch_geometric():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings; warnings.simplefilter('error'); import tabkit; "
+        "assert 'torch_geometric' not in sys.modules; "
+        "warnings.resetwarnings(); "  # torch_geometric warns of torch.jit.script
+        "from tabkit.nn import RelationalGNN; print(RelationalGNN.__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "RelationalGNN"

@@ -21,14 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from torch_geometric.data import HeteroData
 
 from tabkit._compat import Interval, StrOptions
 from tabkit.base import (
@@ -37,11 +36,15 @@ from tabkit.base import (
     TorchRegressorMixin,
     resolve_device,
 )
-from tabkit.nn.relational import RelationalGNN
 from tabkit.relational import Database, RelationalWarning
 from tabkit.relational._estimator import DatabaseParamMixin
-from tabkit.relational.graph import GraphBuilder, subgraph_inputs
 from tabkit.relational.sampler import NO_TIME, TemporalNeighborSampler
+
+if TYPE_CHECKING:  # torch_geometric is imported on first use, not by import tabkit
+    from torch_geometric.data import HeteroData
+
+    from tabkit.nn.relational import RelationalGNN
+    from tabkit.relational.graph import GraphBuilder
 
 logger = logging.getLogger("tabkit.estimators.relational")
 
@@ -345,6 +348,8 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
         device: torch.device,
         seed: int,  # noqa: ARG002 - the encoders are deterministic
     ) -> SeedBatch:
+        from tabkit.relational.graph import GraphBuilder  # noqa: PLC0415 - lazy
+
         db = self._database(fitted=False)
         until = pd.Timestamp(int(X.cutoff.max()), tz="UTC" if db.time_aware else None)
         self.graph_ = GraphBuilder(max_categories=self.max_categories).fit(
@@ -406,6 +411,8 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
 
     def _draw(self, seeds: SeedBatch, generator: torch.Generator | None) -> GraphBatch:
         """Sample the subgraphs of some seeds and gather their model inputs."""
+        from tabkit.relational.graph import subgraph_inputs  # noqa: PLC0415 - lazy
+
         data, sampler = self._graph()
         sub = sampler.sample(
             str(self.entity_table), seeds.node, seeds.cutoff, generator=generator
@@ -439,6 +446,8 @@ class _RelationalGNN(DatabaseParamMixin, MiniBatchTrainer):
         return self._raw_of(valid)
 
     def _build_module(self, train: SeedBatch) -> nn.Module:  # noqa: ARG002
+        from tabkit.nn.relational import RelationalGNN  # noqa: PLC0415 - lazy
+
         data, _ = self._graph()
         tables = {}
         for t in data.node_types:

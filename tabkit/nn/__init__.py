@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Pure torch modules: no scikit-learn, no pandas, no training code."""
+"""Pure torch modules: no scikit-learn, no pandas, no training code.
+
+``RelationalGNN`` is imported on first use: it needs torch_geometric, which
+``import tabkit`` does not load.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from tabkit.nn._mixing import (
     feat_mix,
@@ -14,7 +20,6 @@ from tabkit.nn._mixing import (
 from tabkit.nn.boosted import BoostedNetwork
 from tabkit.nn.excelformer import ExcelFormer, excelformer_flops
 from tabkit.nn.hopular import Hopular
-from tabkit.nn.relational import RelationalGNN
 
 __all__ = [
     "BoostedNetwork",
@@ -29,3 +34,11 @@ __all__ = [
     "normalize_feature_weights",
     "sample_beta",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RelationalGNN":
+        from tabkit.nn.relational import RelationalGNN  # noqa: PLC0415 - lazy
+
+        return RelationalGNN
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
