@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -156,10 +157,8 @@ def test_regressor_clamps_and_uses_l1():
     low, high = np.percentile(y, [2, 98])
     pred = reg.predict(task.test[0])
     assert low <= pred.min() and pred.max() <= high
-    raw = reg._sample_losses(
-        __import__("torch").tensor([[1.0], [-2.0]]), __import__("torch").zeros(2)
-    )
-    assert raw.tolist() == [1.0, 2.0]
+    losses = reg._sample_losses(torch.tensor([[1.0], [-2.0]]), torch.zeros(2))
+    assert losses.tolist() == [1.0, 2.0]
 
 
 def test_num_neighbors_and_layers(churn):
