@@ -292,3 +292,37 @@ def test_module_config_and_reset():
         net.embed(Slots(torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1, 2).long()))
     with pytest.raises(ValueError, match="at least one column"):
         Hopular(0, [])
+
+
+def test_lookup_is_attention_in_both_kernel_layouts():
+    """Eval mode lifts (H, n, h) to a batch of one; the result is unchanged."""
+    from tabkit.nn.hopular import _Lookup
+
+    torch.manual_seed(0)
+    lookup = _Lookup(12, n_heads=3, head_dim=4, scale=0.7, dropout=0.0)
+    query, memory = torch.randn(5, 12), torch.randn(9, 12)
+    attend = torch.rand(5, 9) > 0.3
+    attend[:, 0] = True
+    keys, values = lookup.keys_values(memory)
+    q = lookup.split(lookup.query(query))
+    logits = (q @ keys.transpose(-1, -2) * 0.7).masked_fill(~attend, float("-inf"))
+    expected = lookup.out(
+        (torch.softmax(logits, -1) @ values).transpose(-3, -2).flatten(-2)
+    )
+    for mode in (lookup.eval(), lookup.train()):  # train: no dropout, same path
+        assert mode is lookup
+        torch.testing.assert_close(
+            lookup(query, keys, values, attend), expected, atol=1e-5, rtol=1e-5
+        )
+    lookup.dropout = 0.5
+    lookup.eval()
+    torch.testing.assert_close(
+        lookup(query, keys, values, None),
+        lookup.out(
+            (torch.softmax(q @ keys.transpose(-1, -2) * 0.7, -1) @ values)
+            .transpose(-3, -2)
+            .flatten(-2)
+        ),
+        atol=1e-5,
+        rtol=1e-5,
+    )
