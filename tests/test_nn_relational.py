@@ -8,7 +8,7 @@ import torch
 
 from tabkit.datasets import make_relational
 from tabkit.nn.relational import RelationalGNN, RelativeTimeEncoder, TableEncoder
-from tabkit.relational.graph import GraphBuilder, subgraph_inputs
+from tabkit.relational.graph import GraphBuilder, counting_edge_types, subgraph_inputs
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,20 @@ def test_config_rebuilds_and_bad_specs_are_named(graph):
     assert TableEncoder(0, [], 4)(
         torch.zeros(3, 0), torch.zeros(3, 0, dtype=torch.long)
     ).shape == (3, 4)
+
+
+def test_degree_inputs_widen_the_numeric_encoder_and_are_required(graph):
+    builder, data, tables = graph
+    counted = counting_edge_types(builder.edge_types_)
+    widths = {t: sum(et[2] == t for et in counted) for t in tables}
+    spec = {t: {**s, "d_degree": widths[t]} for t, s in tables.items()}
+    model = _model(builder, spec)
+    assert model.get_config()["tables"]["customers"]["d_degree"] == 1
+    sampler = builder.sampler(data, [4, 2], strategy="last")
+    cut = torch.full((10,), int(data["orders"].time.max()))
+    sub = sampler.sample("customers", torch.arange(10), cut)
+    inputs = subgraph_inputs(data, sub, sampler, counted)
+    assert model(**inputs).shape == (10, 1)
+    inputs.pop("degree")
+    with pytest.raises(ValueError, match="'customers' was built with d_degree=1"):
+        model(**inputs)

@@ -357,3 +357,17 @@ def test_import_tabkit_does_not_load_torch_geometric():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "RelationalGNN"
+
+
+def test_degree_features_widen_the_encoders_of_referenced_tables(churn, fitted):
+    X, y = churn.train
+    counted = RelationalGNNClassifier(
+        database=churn.database, entity_table="customers", degree_features=True, **FAST
+    ).fit(X, y)
+    tables = counted.module_.get_config()["tables"]
+    assert tables["customers"]["d_degree"] == 1  # its orders
+    assert all(
+        s["d_degree"] == 0 for s in fitted.module_.get_config()["tables"].values()
+    )
+    X_test, _ = churn.test
+    assert counted.predict_proba(X_test).shape == (len(X_test), 2)

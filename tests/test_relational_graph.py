@@ -10,7 +10,12 @@ import torch
 
 from tabkit.datasets import make_relational
 from tabkit.relational import Database, SchemaError, Table
-from tabkit.relational.graph import GraphBuilder, edge_types
+from tabkit.relational.graph import (
+    GraphBuilder,
+    counting_edge_types,
+    edge_types,
+    subgraph_inputs,
+)
 from tabkit.relational.sampler import NO_TIME
 
 
@@ -129,6 +134,46 @@ def test_sampling_the_graph_never_sees_the_future(shop):
         node_times = data[name].time[sub.node[name]][keep]
         assert (node_times <= sub.node_cutoff(name)[keep]).all()
     assert sub.node["products"].numel() > 0
+
+
+def test_degree_features_count_visible_children_beyond_the_cap(shop):
+    builder = GraphBuilder().fit(shop)
+    data = builder.transform(shop)
+    sampler = builder.sampler(data, num_neighbors=[1, 1], strategy="last")
+    counted = counting_edge_types(builder.edge_types_)
+    assert counted and all(r.startswith("f2p_") for _, r, _ in counted)
+    rng = np.random.default_rng(1)
+    n = data["customers"].num_nodes
+    seeds = torch.from_numpy(rng.integers(0, n, 100))
+    times = data["orders"].time
+    cut = torch.from_numpy(
+        rng.integers(int(times.min()), int(times[times < NO_TIME].max()), 100)
+    )
+    sub = sampler.sample("customers", seeds, cut)
+    inputs = subgraph_inputs(data, sub, sampler, counted)
+    # brute force: a customer's orders with a time at or before the cut-off
+    orders = shop["orders"].df
+    ts = pd.to_datetime(orders["ts"]).astype("int64").to_numpy()
+    known = orders["ts"].notna().to_numpy()
+    keys = shop["customers"].df["customer_id"].to_numpy()
+    into_customers = [et for et in counted if et[2] == "customers"]
+    got = inputs["degree"]["customers"][
+        :, into_customers.index(("orders", "f2p_customer_id", "customers"))
+    ]
+    for i, node in enumerate(sub.node["customers"].tolist()):
+        cutoff = int(sub.node_cutoff("customers")[i])
+        expected = int(
+            (
+                (orders["customer_id"].to_numpy() == keys[node])
+                & known
+                & (ts <= cutoff)
+            ).sum()
+        )
+        assert got[i].item() == pytest.approx(np.log1p(expected), abs=1e-6)
+    # the cap of one neighbour hides the rest from the messages, not the count
+    assert int(torch.expm1(got).round().max()) > 1
+    with pytest.raises(ValueError, match="needs the sampler"):
+        subgraph_inputs(data, sub, None, counted)
 
 
 def test_infinite_numbers_are_encoded_as_missing():

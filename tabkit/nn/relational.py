@@ -168,7 +168,8 @@ class RelationalGNN(nn.Module):
     ----------
     tables : mapping of str to dict
         Per node type ``{"d_num": int, "cardinalities": [int, ...], "timed":
-        bool}``.
+        bool}`` and optionally ``"d_degree": int`` (width of its ``degree``
+        input, default 0).
     edge_types : sequence of (str, str, str)
         Edge types ``(src, rel, dst)``; messages flow from ``src`` to ``dst``.
     entity : str
@@ -188,13 +189,17 @@ class RelationalGNN(nn.Module):
 
     Shape
     -----
-    ``forward(x_num, x_cat, age_days, edge_index, seed_index)``:
+    ``forward(x_num, x_cat, age_days, edge_index, seed_index, *, degree=None)``:
 
     - ``x_num[t]``: ``(n_t, d_num_t)``, ``x_cat[t]``: ``(n_t, d_cat_t)``;
     - ``age_days[t]``: ``(n_t,)`` for timed types (see
       :func:`tabkit.relational.graph.subgraph_inputs`);
     - ``edge_index[et]``: ``(2, e)`` local indices;
     - ``seed_index``: ``(n_seeds,)`` local indices into the ``entity`` nodes;
+    - ``degree[t]``: ``(n_t, d_degree_t)`` for types with ``d_degree > 0``
+      (counts of visible neighbours, see
+      :func:`tabkit.relational.graph.subgraph_inputs`), encoded with the
+      numeric columns;
     - output: ``(n_seeds, d_out)``.
 
     Examples
@@ -236,6 +241,7 @@ class RelationalGNN(nn.Module):
                 "d_num": int(spec["d_num"]),
                 "cardinalities": [int(c) for c in spec["cardinalities"]],
                 "timed": bool(spec["timed"]),
+                "d_degree": int(spec.get("d_degree", 0)),
             }
             for t, spec in tables.items()
         }
@@ -269,7 +275,7 @@ class RelationalGNN(nn.Module):
         self.encoders = nn.ModuleDict(
             {
                 self._node_key[t]: TableEncoder(
-                    spec["d_num"],
+                    spec["d_num"] + spec["d_degree"],
                     spec["cardinalities"],
                     self.channels,
                     self.encoder_layers,
@@ -327,6 +333,19 @@ class RelationalGNN(nn.Module):
             "dropout": self.dropout,
         }
 
+    def _numeric(
+        self, t: str, x_num: Tensor, degree: Mapping[str, Tensor] | None
+    ) -> Tensor:
+        """Return a node type's numeric columns followed by its degree features."""
+        if not self.tables[t]["d_degree"]:
+            return x_num
+        if degree is None or t not in degree:
+            raise ValueError(
+                f"node type {t!r} was built with d_degree="
+                f"{self.tables[t]['d_degree']}: pass its degree features"
+            )
+        return torch.cat([x_num, degree[t]], dim=1)
+
     def reset_parameters(self) -> None:
         """Re-initialise every weight."""
         for module in self.modules():
@@ -347,10 +366,12 @@ class RelationalGNN(nn.Module):
         age_days: Mapping[str, Tensor],
         edge_index: Mapping[EdgeType, Tensor],
         seed_index: Tensor,
+        *,
+        degree: Mapping[str, Tensor] | None = None,
     ) -> Tensor:
         """Predict for the seeds; see the class docstring for shapes."""
         h = {
-            key: self.encoders[key](x_num[t], x_cat[t])
+            key: self.encoders[key](self._numeric(t, x_num[t], degree), x_cat[t])
             for t, key in self._node_key.items()
             if t in x_num
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from numbers import Integral
 from typing import Any, ClassVar, Literal
 
@@ -34,7 +35,7 @@ from tabkit.relational.sampler import (
     TemporalNeighborSampler,
 )
 
-__all__ = ["GraphBuilder", "edge_types", "subgraph_inputs"]
+__all__ = ["GraphBuilder", "counting_edge_types", "edge_types", "subgraph_inputs"]
 
 _DAY_NS = 86_400 * 10**9
 
@@ -309,6 +310,31 @@ class GraphBuilder(BaseEstimator):
         )
 
 
+def counting_edge_types(types: Sequence[EdgeType]) -> list[EdgeType]:
+    """Return the edge types along which a node can have many sources.
+
+    Those of :func:`edge_types` from a referencing (child) row to the row it
+    references (``"f2p_<column>"``): a parent's number of visible children
+    is worth counting; a child has one parent per key.
+
+    Parameters
+    ----------
+    types : sequence of (str, str, str)
+
+    Returns
+    -------
+    list of (str, str, str)
+
+    Examples
+    --------
+    >>> from tabkit.relational.graph import counting_edge_types
+    >>> counting_edge_types([("orders", "f2p_customer_id", "customers"),
+    ...                      ("customers", "rev_f2p_customer_id", "orders")])
+    [('orders', 'f2p_customer_id', 'customers')]
+    """
+    return [(str(s), str(r), str(d)) for s, r, d in types if str(r).startswith("f2p_")]
+
+
 def _widths(encoder: TabularEncoder) -> tuple[int, int]:
     """Widths of an encoder's numeric block and category codes."""
     return len(encoder.num_feature_names_), len(encoder.cat_feature_names_)
@@ -342,7 +368,12 @@ def _key_edges(
     return np.flatnonzero(matched).astype(np.int64), positions[matched]
 
 
-def subgraph_inputs(data: HeteroData, sub: SampledSubgraph) -> dict[str, Any]:
+def subgraph_inputs(
+    data: HeteroData,
+    sub: SampledSubgraph,
+    sampler: TemporalNeighborSampler | None = None,
+    degree_edge_types: Sequence[EdgeType] = (),
+) -> dict[str, Any]:
     """Gather a sampled subgraph's model inputs from the full graph.
 
     Parameters
@@ -351,6 +382,15 @@ def subgraph_inputs(data: HeteroData, sub: SampledSubgraph) -> dict[str, Any]:
         The output of :meth:`GraphBuilder.transform`.
     sub : SampledSubgraph
         A sample (or snapshot) of that graph.
+    sampler : TemporalNeighborSampler, optional
+        The sampler that drew ``sub``; required with ``degree_edge_types``.
+    degree_edge_types : sequence of (str, str, str), default=()
+        Given, the inputs also hold ``degree``: per destination node type,
+        ``log1p`` of every node's number of visible sources along each of
+        these edge types (float32, ``[n_t, n_edge_types]`` in the order
+        given), counted at the node's cut-off and before any sampling cap, so
+        that a model can count rows it was not shown (a customer's orders so
+        far) without seeing the future. See :func:`counting_edge_types`.
 
     Returns
     -------
@@ -387,10 +427,31 @@ def subgraph_inputs(data: HeteroData, sub: SampledSubgraph) -> dict[str, Any]:
             age[t] = (diff // _DAY_NS).to(torch.float32) + (diff % _DAY_NS).to(
                 torch.float32
             ) / _DAY_NS
-    return {
+    inputs = {
         "x_num": x_num,
         "x_cat": x_cat,
         "age_days": age,
         "edge_index": dict(sub.edge_index),
         "seed_index": sub.seed_index,
     }
+    if degree_edge_types:
+        if sampler is None:
+            raise ValueError("degree_edge_types needs the sampler that drew sub")
+        by_type: dict[str, list[EdgeType]] = {}
+        for et in degree_edge_types:
+            by_type.setdefault(et[2], []).append(et)
+        inputs["degree"] = {
+            t: torch.stack(
+                [
+                    torch.log1p(
+                        sampler.visible_degree(
+                            et, sub.node[t], sub.node_cutoff(t)
+                        ).float()
+                    )
+                    for et in types
+                ],
+                dim=1,
+            )
+            for t, types in by_type.items()
+        }
+    return inputs

@@ -438,6 +438,44 @@ class TemporalNeighborSampler:
             None,
         )
 
+    def visible_degree(self, et: EdgeType, node: Tensor, cutoff: Tensor) -> Tensor:
+        """Count the sources of every node visible at its cut-off.
+
+        Parameters
+        ----------
+        et : EdgeType
+            ``(src, rel, dst)``; ``node`` are ``dst`` nodes.
+        node : Tensor
+            ``[n]`` int64 node ids.
+        cutoff : Tensor
+            ``[n]`` int64 cut-off of every node (ignored when ``src`` is
+            static: every source is visible).
+
+        Returns
+        -------
+        Tensor
+            ``[n]`` int64 number of sources with time <= the cut-off: the
+            neighbourhood ``sample`` draws from, before any cap.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from tabkit.relational.sampler import TemporalNeighborSampler
+        >>> writes = torch.tensor([[0, 1, 2], [0, 0, 1]])
+        >>> sampler = TemporalNeighborSampler(
+        ...     {("review", "by", "customer"): writes},
+        ...     num_nodes={"customer": 2, "review": 3},
+        ...     node_time={"review": torch.tensor([1, 2, 3])}, num_neighbors=[1])
+        >>> et = ("review", "by", "customer")
+        >>> sampler.visible_degree(et, torch.tensor([0, 0, 1]),
+        ...                        torch.tensor([1, 5, 2])).tolist()
+        [1, 2, 0]
+        """
+        start, end = _visible(
+            self._csc[_edge_type(et)], _as_long(node), _as_long(cutoff)
+        )
+        return end - start
+
     def _check_seeds(self, seed_type: str, seed_nodes: Tensor) -> Tensor:
         if seed_type not in self.num_nodes:
             raise ValueError(
@@ -557,10 +595,7 @@ class TemporalNeighborSampler:
         Returns the frontier index of every pick and its position in the CSC.
         """
         csc = self._csc[et]
-        start = csc.colptr[node]
-        end = csc.colptr[node + 1]
-        if csc.row_time is not None:
-            end = _upper_bound(csc.row_time, start, end, cutoff, csc.max_degree)
+        start, end = _visible(csc, node, cutoff)
         degree = end - start
         if k < 0:
             seg, offset = _ranges(degree)
@@ -603,6 +638,15 @@ def _ranges(counts: Tensor) -> tuple[Tensor, Tensor]:
     seg = torch.repeat_interleave(torch.arange(counts.numel()), counts)
     first = torch.cumsum(counts, 0) - counts
     return seg, torch.arange(seg.numel()) - first[seg]
+
+
+def _visible(csc: _Csc, node: Tensor, cutoff: Tensor) -> tuple[Tensor, Tensor]:
+    """CSC range ``[start, end)`` of every node's sources visible at its cut-off."""
+    start = csc.colptr[node]
+    end = csc.colptr[node + 1]
+    if csc.row_time is not None:
+        end = _upper_bound(csc.row_time, start, end, cutoff, csc.max_degree)
+    return start, end
 
 
 def _upper_bound(
