@@ -27,6 +27,8 @@ AUTO_HEAD_DIM = 32
 _ATTENTION_BUDGET = 2**26
 #: Memory rows embedded at once when the memory's keys are computed.
 _MEMORY_CHUNK = 4096
+#: batch_size="auto": 64-row batches below this many training rows, 256 from it.
+_AUTO_BATCH_ROWS = 1024
 
 #: The reference's command-line configuration (full batch, no early stopping,
 #: the whole training set as memory at every step; AdamW instead of LAMB).
@@ -81,7 +83,7 @@ class _Hopular(MiniBatchEstimator):
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
-            StrOptions({"full"}),
+            StrOptions({"auto", "full"}),
         ],
         "memory_size": [Interval(Integral, 1, None, closed="left"), None],
         "predict_memory": [StrOptions({"full", "sampled"})],
@@ -290,7 +292,12 @@ class _Hopular(MiniBatchEstimator):
 
     def _make_batches(self, train: Batch) -> Any:
         n = train.x_num.shape[0]
-        size = n if self.batch_size == "full" else int(self.batch_size)
+        if self.batch_size == "full":
+            size = n
+        elif self.batch_size == "auto":
+            size = 64 if n < _AUTO_BATCH_ROWS else 256
+        else:
+            size = int(self.batch_size)
         batches = TensorBatches(
             torch.arange(n, device=train.x_num.device), batch_size=size, shuffle=True
         )
@@ -507,8 +514,11 @@ _PARAMETERS_DOC = """
         Horizon of both cosine schedules (``a`` and the learning rate); None:
         ``max_epochs``. The reference anneals over 10,000 epochs but trains
         5,000, so that it ends at ``a = 0.5`` and half the learning rate.
-    batch_size : int or "full", default=256
-        Query rows per step; ``"full"``: one step per epoch on every row (the
+    batch_size : int, "auto" or "full", default="auto"
+        Query rows per step. ``"auto"``: 64 below 1,024 training rows, else
+        256 (on small tables 256-row batches leave an epoch a step or two; on
+        larger ones a step's cost is mostly the memory, so larger batches are
+        cheaper per row). ``"full"``: one step per epoch on every row (the
         reference).
     memory_size : int or None, default=2048
         Training rows sampled as the memory of each training step (None: all
@@ -516,7 +526,7 @@ _PARAMETERS_DOC = """
     predict_memory : {"full", "sampled"}, default="full"
         Memory of validation and prediction: every stored training row, or a
         fixed sample of ``memory_size`` of them (faster on large training sets).
-    max_epochs : int, default=100
+    max_epochs : int, default=300
         Epoch limit.
     learning_rate : float, default=1e-3
         Peak learning rate of AdamW (cosine decay over the annealing horizon).
@@ -541,7 +551,7 @@ _PARAMETERS_DOC = """
     validation_fraction : float, default=0.1
         Fraction of the training rows held out for early stopping when
         ``X_val`` is not given (they are not in the memory).
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=30
         Evaluations without improvement before stopping.
     tol : float, default=0.0
         Minimum improvement of the validation loss that counts.
@@ -675,10 +685,10 @@ class HopularClassifier(TorchClassifierMixin, _Hopular):
         select_probability: float = 1.0,
         feature_loss_weight: Any = (1.0, 0.0),
         anneal_epochs: int | None = None,
-        batch_size: Any = 256,
+        batch_size: Any = "auto",
         memory_size: int | None = 2048,
         predict_memory: str = "full",
-        max_epochs: int = 100,
+        max_epochs: int = 300,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.1,
         ema_decay: float | None = 0.995,
@@ -688,7 +698,7 @@ class HopularClassifier(TorchClassifierMixin, _Hopular):
         class_weight: Any = None,
         early_stopping: Any = "auto",
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int = 30,
         tol: float = 0.0,
         time_budget: float | None = None,
         warm_start: bool = False,
@@ -805,10 +815,10 @@ class HopularRegressor(TorchRegressorMixin, _Hopular):
         select_probability: float = 1.0,
         feature_loss_weight: Any = (1.0, 0.0),
         anneal_epochs: int | None = None,
-        batch_size: Any = 256,
+        batch_size: Any = "auto",
         memory_size: int | None = 2048,
         predict_memory: str = "full",
-        max_epochs: int = 100,
+        max_epochs: int = 300,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.1,
         ema_decay: float | None = 0.995,
@@ -817,7 +827,7 @@ class HopularRegressor(TorchRegressorMixin, _Hopular):
         categorical_features: Any = "auto",
         early_stopping: Any = "auto",
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int = 30,
         tol: float = 0.0,
         time_budget: float | None = None,
         warm_start: bool = False,
