@@ -20,6 +20,7 @@ from tabkit.estimators import (
     RelationalGNNClassifier,
     RelationalGNNRegressor,
 )
+from tabkit.ensemble import EnsembleClassifier, EnsembleRegressor
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational import Database, EntityTask, RelationalFeatures, Table
 from tabkit.serialization import load, save
@@ -30,6 +31,8 @@ __all__ = [
     "BoostedNNClassifier",
     "BoostedNNRegressor",
     "Database",
+    "EnsembleClassifier",
+    "EnsembleRegressor",
     "EntityTask",
     "ExcelFormerClassifier",
     "ExcelFormerRegressor",

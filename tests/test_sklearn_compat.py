@@ -6,6 +6,8 @@ import inspect
 
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_param_validation,
@@ -16,6 +18,8 @@ import tabkit
 from tabkit import (
     BoostedNNClassifier,
     BoostedNNRegressor,
+    EnsembleClassifier,
+    EnsembleRegressor,
     ExcelFormerClassifier,
     ExcelFormerRegressor,
     HopularClassifier,
@@ -79,6 +83,22 @@ FAST_PARAMS: dict[type, dict] = {
         "random_state": 0,
     },
     TabularEncoder: {},
+    EnsembleClassifier: {
+        "estimators": [
+            ("linear", LogisticRegression()),
+            ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+        ],
+        "n_iterations": 5,
+        "cv": 3,
+    },
+    EnsembleRegressor: {
+        "estimators": [
+            ("linear", Ridge()),
+            ("tree", DecisionTreeRegressor(max_depth=3, random_state=0)),
+        ],
+        "n_iterations": 5,
+        "cv": 3,
+    },
 }
 
 # Relational estimators take X = seed tables of a database passed as the
