@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from tabkit._version import __version__
+from tabkit.ensemble import EnsembleClassifier, EnsembleRegressor
 from tabkit.estimators import (
     BoostedNNClassifier,
     BoostedNNRegressor,
@@ -20,10 +21,10 @@ from tabkit.estimators import (
     RelationalGNNClassifier,
     RelationalGNNRegressor,
 )
-from tabkit.ensemble import EnsembleClassifier, EnsembleRegressor
 from tabkit.preprocessing import TabularEncoder
 from tabkit.relational import Database, EntityTask, RelationalFeatures, Table
 from tabkit.serialization import load, save
+from tabkit.tuning import OptunaSearch
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -38,6 +39,7 @@ __all__ = [
     "ExcelFormerRegressor",
     "HopularClassifier",
     "HopularRegressor",
+    "OptunaSearch",
     "RelationalFeatures",
     "RelationalGNNClassifier",
     "RelationalGNNRegressor",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from optuna.distributions import IntDistribution
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -24,6 +25,7 @@ from tabkit import (
     ExcelFormerRegressor,
     HopularClassifier,
     HopularRegressor,
+    OptunaSearch,
     TabularEncoder,
 )
 
@@ -90,6 +92,12 @@ FAST_PARAMS: dict[type, dict] = {
         ],
         "n_iterations": 5,
         "cv": 3,
+    },
+    OptunaSearch: {
+        "estimator": DecisionTreeClassifier(max_depth=3, random_state=0),
+        "param_space": {"min_samples_leaf": IntDistribution(1, 5)},
+        "n_trials": 2,
+        "random_state": 0,
     },
     EnsembleRegressor: {
         "estimators": [
