@@ -390,10 +390,26 @@ class _Adapter:
 
 
 class _GBDTAdapter(_Adapter):
-    """Base of the GBDT adapters: native categoricals, early stopping."""
+    """Base of the GBDT adapters: native categoricals, early stopping.
+
+    Parameters
+    ----------
+    params : dict, optional
+        Constructor parameters that replace the adapter's defaults (tuning);
+        the configuration name lists them.
+    """
 
     family = "gbdt"
     config = f"defaults_es{GBDT_PATIENCE}"
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        self.params = dict(params or {})
+        if self.params:
+            self.config = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+
+    def _estimator(self, cls: Any, **defaults: Any) -> Any:
+        """``cls`` with the adapter's defaults, overridden by ``params``."""
+        return cls(**{**defaults, **self.params})
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return self.aligner_.transform(X)
@@ -444,7 +460,8 @@ class LightGBMAdapter(_LabelEncodedGBDT):
         yt, yv = self._encode_labels(y_train, y_val)
         clf = is_classification(self.task_)
         cls = lightgbm.LGBMClassifier if clf else lightgbm.LGBMRegressor
-        self.estimator_ = cls(
+        self.estimator_ = self._estimator(
+            cls,
             n_estimators=GBDT_ROUNDS,
             n_jobs=threads,
             random_state=seed,
@@ -479,7 +496,8 @@ class XGBoostAdapter(_LabelEncodedGBDT):
         yt, yv = self._encode_labels(y_train, y_val)
         clf = is_classification(self.task_)
         cls = xgboost.XGBClassifier if clf else xgboost.XGBRegressor
-        self.estimator_ = cls(
+        self.estimator_ = self._estimator(
+            cls,
             n_estimators=GBDT_ROUNDS,
             early_stopping_rounds=GBDT_PATIENCE,
             tree_method="hist",
@@ -517,7 +535,8 @@ class CatBoostAdapter(_LabelEncodedGBDT):
         yt, yv = self._encode_labels(y_train, y_val)
         clf = is_classification(self.task_)
         cls = catboost.CatBoostClassifier if clf else catboost.CatBoostRegressor
-        self.estimator_ = cls(
+        self.estimator_ = self._estimator(
+            cls,
             iterations=GBDT_ROUNDS,
             early_stopping_rounds=GBDT_PATIENCE,
             thread_count=threads,
@@ -575,7 +594,8 @@ class HistGBDTAdapter(_GBDTAdapter):
         cls = HistGradientBoostingClassifier
         if not is_classification(self.task_):
             cls = HistGradientBoostingRegressor
-        self.estimator_ = cls(
+        self.estimator_ = self._estimator(
+            cls,
             max_iter=GBDT_ROUNDS,
             early_stopping=True,
             n_iter_no_change=GBDT_PATIENCE,
@@ -820,6 +840,8 @@ class TabkitAdapter(_Adapter):
     def __init__(self, family_name: str, params: dict[str, Any] | None = None):
         self.family_name = family_name
         self.params = dict(params or {})
+        #: Training-loop callbacks passed to ``fit`` (tuning's pruning).
+        self.callbacks: list[Any] = []
         if self.params:
             self.config = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
 
@@ -834,7 +856,9 @@ class TabkitAdapter(_Adapter):
             n_threads=threads,
             time_budget=self.budget_s,
         )
-        self.estimator_.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+        self.estimator_.fit(
+            X_train, y_train, X_val=X_val, y_val=y_val, callbacks=self.callbacks
+        )
         if clf:
             self.classes_ = self.estimator_.classes_
 

@@ -85,7 +85,7 @@ class Profile:
         Seed counts overriding ``seeds`` per size class ("small", ...).
     runner : str
         Which command runs it: "tabular" (``python -m benchmarks.tabular``),
-        "tuned" (not implemented yet) or "scaling"
+        "tuned" (``python -m benchmarks.tuned``) or "scaling"
         (``python -m benchmarks.scaling``).
     n_trials : int or None
         Tuning trials per model family (``tuned``).

@@ -15,8 +15,8 @@ same command resumes an interrupted run. ``--report`` then writes
 ``<profile>.md`` and its figures next to the CSV (``python -m
 benchmarks.report`` does the same from the CSV alone).
 
-The ``tuned`` profile is defined but not runnable yet (tuning comes later);
-``scaling`` runs with ``python -m benchmarks.scaling``.
+The ``tuned`` profile runs with ``python -m benchmarks.tuned`` and
+``scaling`` with ``python -m benchmarks.scaling``.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def check_runnable(profile: Profile) -> None:
     if profile.runner == "tuned":
         raise ProfileNotRunnable(
             f"profile {profile.name!r} ({profile.n_trials} trials of at most "
-            f"{profile.budget_s:g} s per model family) needs hyperparameter "
-            "tuning, which is not implemented yet; run 'small' or 'standard'"
+            f"{profile.budget_s:g} s per model family) runs with "
+            "`python -m benchmarks.tuned`"
         )
     if profile.runner == "scaling":
         raise ProfileNotRunnable(

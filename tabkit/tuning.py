@@ -48,7 +48,7 @@ from tabkit._compat import (
 )
 from tabkit.training import BaseCallback, LoopState
 
-__all__ = ["OptunaPruningCallback", "OptunaSearch", "search_space"]
+__all__ = ["OptunaPruningCallback", "OptunaSearch", "search_space", "suggest_params"]
 
 SearchSpace = dict[str, BaseDistribution]
 
@@ -216,8 +216,32 @@ def search_space(estimator: Any, name: str = "default") -> SearchSpace:
     return {prefix + key: dist for key, dist in spaces[name].items()}
 
 
-def _suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
-    """Draw one configuration from ``space`` (optuna distributions or values)."""
+def suggest_params(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
+    """Draw one configuration from ``space`` through an optuna trial.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial that records the draws.
+    space : mapping of str to optuna distribution or value
+        Float, int and categorical distributions are suggested under their
+        names; any other value is returned as it is (a fixed parameter).
+
+    Returns
+    -------
+    dict
+        Parameter names mapped to values.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from optuna.distributions import IntDistribution
+    >>> from tabkit.tuning import suggest_params
+    >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    >>> params = suggest_params(study.ask(), {"depth": IntDistribution(3, 3), "k": 7})
+    >>> params
+    {'depth': 3, 'k': 7}
+    """
     params: dict[str, Any] = {}
     for key, dist in space.items():
         if isinstance(dist, FloatDistribution):
@@ -343,7 +367,7 @@ class _Objective:
         self.first_error: BaseException | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        params = _suggest(trial, self.space)
+        params = suggest_params(trial, self.space)
         trial.set_user_attr("pid", os.getpid())
         scores = []
         tick = time.perf_counter()

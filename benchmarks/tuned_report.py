@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Report of the ``tuned`` profile: default vs tuned per family, the ensembles.
+
+.. code-block:: bash
+
+    python -m benchmarks.tuned --report --out benchmarks/results/tuned.csv
+
+Writes ``tuned.md`` and ``tuned_normalized.png`` next to the CSV. Only
+(dataset, seed) pairs where every listed model has its tuned row count in the
+normalized scores and the target checks, so a partial run reports what it
+finished without mixing in incomplete comparisons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.plots import figure_markdown, plot_normalized
+from benchmarks.protocol import higher_is_better
+from benchmarks.report import fmt, md_table, mean_std, normalized_scores, ok_results
+from benchmarks.store import read_frame
+
+#: What a table shows where a model has no result.
+MISSING = "-"
+#: The ensemble's label in the tables.
+ENSEMBLE = "ensemble [tuned]"
+#: The tuned baseline every model is compared with.
+BASELINE = "lightgbm [tuned]"
+
+
+def _label(frame: pd.DataFrame) -> pd.Series:
+    return frame["model"] + " [" + frame["config"].astype(str) + "]"
+
+
+def complete_pairs(ok: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the (dataset, seed) pairs where every model has a tuned row.
+
+    Parameters
+    ----------
+    ok : DataFrame
+        ``report.ok_results`` of the tuned CSV, labels ``model [config]``.
+
+    Returns
+    -------
+    DataFrame
+        The rows of complete pairs (the ensemble rows included).
+    """
+    models = sorted(set(ok.loc[ok["family"] != "ensemble", "model"]))
+    tuned = ok[ok["config"] == "tuned"]
+    counts = tuned[tuned["model"].isin(models)].groupby(["dataset", "seed"])["model"]
+    full = counts.nunique() == len(models)
+    pairs = {k for k, v in full.items() if v}
+    keep = [(d, s) in pairs for d, s in zip(ok["dataset"], ok["seed"], strict=True)]
+    return ok[keep]
+
+
+def _dataset_section(ok: pd.DataFrame, dataset: str) -> str:
+    sub = ok[ok["dataset"] == dataset]
+    metric = str(sub["primary_metric"].iloc[0])
+    rows = []
+    for model in sorted(set(sub["model"]), key=lambda m: (m == "ensemble", m)):
+        cells: list[object] = [model]
+        for config in ("default", "tuned"):
+            s = sub[(sub["model"] == model) & (sub["config"] == config)]["test_primary"]
+            cells.append(mean_std(s.mean(), s.std(ddof=0)) if len(s) else MISSING)
+        tuned = sub[(sub["model"] == model) & (sub["config"] == "tuned")]
+        if model == "ensemble" or tuned.empty:
+            cells += [MISSING, MISSING]
+        else:
+            infos = [json.loads(v) for v in tuned["fit_info"]]
+            pruned = sum(i["n_pruned"] for i in infos)
+            failed = sum(i["n_failed"] for i in infos)
+            trials = sum(i["n_trials"] for i in infos)
+            cells += [fmt(tuned["fit_s"].mean(), 0), f"{trials} / {pruned} / {failed}"]
+        cells.append(sub[sub["model"] == model]["seed"].nunique())
+        rows.append(cells)
+    table = md_table(
+        [
+            "model",
+            f"default {metric}",
+            f"tuned {metric}",
+            "search fit s (mean)",
+            "trials / pruned / failed",
+            "seeds",
+        ],
+        rows,
+    )
+    direction = "higher" if higher_is_better(metric) else "lower"
+    return f"### {dataset} ({metric}, {direction} is better)\n\n{table}\n"
+
+
+def target_checks(ok: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """Check the issue's targets on complete (dataset, seed) pairs.
+
+    Returns
+    -------
+    text : str
+        Markdown lines stating each target and whether it is met.
+    norm : DataFrame
+        Normalized scores (datasets x tuned models and the ensemble).
+    """
+    tuned = ok[ok["config"] == "tuned"].copy()
+    tuned["label"] = _label(tuned)
+    labels = sorted(set(tuned["label"]))
+    norm = normalized_scores(tuned, labels)
+    means = norm.mean().sort_values(ascending=False)
+    lines = []
+    if ENSEMBLE in means.index:
+        singles = means.drop(ENSEMBLE)
+        beats_all = bool((means[ENSEMBLE] > singles).all())
+        beats_lgbm = BASELINE in means.index and means[ENSEMBLE] > means[BASELINE]
+        lines.append(
+            f"- Ensemble's mean normalized score {fmt(means[ENSEMBLE], 3)} above tuned "
+            f"LightGBM's ({fmt(means.get(BASELINE, np.nan), 3)}): "
+            f"**{'met' if beats_lgbm else 'not met'}**; above every single tuned "
+            f"model's (best {singles.idxmax()}, {fmt(singles.max(), 3)}): "
+            f"**{'met' if beats_all else 'not met'}**."
+        )
+        worst = []
+        for dataset, sub in tuned.groupby("dataset"):
+            metric = str(sub["primary_metric"].iloc[0])
+            sign = 1.0 if higher_is_better(metric) else -1.0
+            stats = sub.groupby("label")["test_primary"].agg(["mean", "std"])
+            members = stats.drop(ENSEMBLE, errors="ignore")
+            best = (sign * members["mean"]).idxmax()
+            gap = sign * (stats.loc[ENSEMBLE, "mean"] - members.loc[best, "mean"])
+            std = float(np.nan_to_num(members.loc[best, "std"]))
+            worst.append((dataset, best, gap, std, gap >= -std))
+        fails = [w for w in worst if not w[4]]
+        below = "; below on " + ", ".join(
+            f"{d} (vs {b}: {fmt(g)}, std {fmt(s)})" for d, b, g, s, _ in fails
+        )
+        lines.append(
+            "- Ensemble never below the best single member by more than one "
+            "standard deviation (over seeds) on any dataset: "
+            f"**{'met' if not fails else 'not met'}**{below if fails else ''}."
+        )
+    lines.append("")
+    rows = []
+    for dataset, sub in tuned.groupby("dataset"):
+        metric = str(sub["primary_metric"].iloc[0])
+        sign = 1.0 if higher_is_better(metric) else -1.0
+        stats = sub.groupby("label")["test_primary"].agg(["mean", "std"])
+        if BASELINE not in stats.index:
+            continue
+        base = stats.loc[BASELINE]
+        for label in stats.index:
+            if label.split(" ")[0] in (
+                "lightgbm",
+                "xgboost",
+                "catboost",
+                "hist_gbdt",
+                "ensemble",
+            ):
+                continue
+            diff = sign * (stats.loc[label, "mean"] - base["mean"])
+            tol = float(np.nan_to_num(max(stats.loc[label, "std"], base["std"])))
+            verdict = (
+                "better" if diff > tol else "worse" if diff < -tol else "within one std"
+            )
+            rows.append(
+                [
+                    dataset,
+                    label,
+                    fmt(stats.loc[label, "mean"]),
+                    fmt(base["mean"]),
+                    verdict,
+                ]
+            )
+    if rows:
+        lines.append(
+            "Each tuned tabkit model against tuned LightGBM (test, mean over seeds):\n"
+        )
+        lines.append(
+            md_table(["dataset", "model", "score", "tuned LightGBM", "standing"], rows)
+        )
+    return "\n".join(lines) + "\n", norm
+
+
+def write_tuned_report(csv: str | os.PathLike) -> Path:
+    """Write ``<csv stem>.md`` and its figure next to the tuned CSV.
+
+    Parameters
+    ----------
+    csv : path-like
+        The tuned profile's results CSV.
+
+    Returns
+    -------
+    Path
+        The markdown file.
+    """
+    csv = Path(csv)
+    out = csv.with_suffix(".md")
+    ok = ok_results(read_frame(csv))
+    complete = complete_pairs(ok)
+    parts = [
+        "# Tuned profile\n",
+        "Command: `python -m benchmarks.tuned --threads 1` (resumable); report: "
+        "`python -m benchmarks.tuned --report --out benchmarks/results/tuned.csv`.\n",
+        "Protocol (module docstring of `benchmarks/tuned.py`): 10,000-row training "
+        "cap; "
+        "validation rows halved into a tuning half (early stopping and the search's "
+        "score) and a selection half (ensemble selection only); 20 optuna TPE trials "
+        "per model family, the tabkit families pruned by the median rule and given "
+        "120 s per trial; test rows score the best trial. Scores are test means ± "
+        "standard deviations over seeds.\n",
+    ]
+    if ok.empty:
+        parts.append("No results yet.\n")
+        out.write_text("\n".join(parts))
+        return out
+    machines = ok["cpu_model"].dropna().unique()
+    threads = ", ".join(map(str, sorted(ok["threads"].dropna().unique())))
+    parts.append(f"Machine: {', '.join(map(str, machines))}; threads: {threads}.\n")
+    pairs = complete.groupby(["dataset", "seed"]).ngroups
+    parts.append(
+        f"Complete (dataset, seed) pairs: {pairs} of "
+        f"{ok.groupby(['dataset', 'seed']).ngroups} started.\n"
+    )
+    parts.append("## Per dataset\n")
+    for dataset in sorted(set(ok["dataset"])):
+        parts.append(_dataset_section(ok, dataset))
+    if not complete.empty and (complete["model"] == "ensemble").any():
+        text, norm = target_checks(complete)
+        parts.append("## Targets (complete pairs only)\n")
+        parts.append(text)
+        mean = norm.mean().sort_values(ascending=False)
+        parts.append(
+            md_table(
+                ["model", "mean normalized score", "datasets"],
+                [[m, fmt(v, 3), int(norm[m].notna().sum())] for m, v in mean.items()],
+            )
+        )
+        tasks = complete.groupby("dataset")["task"].first()
+        figure = plot_normalized(
+            norm, tasks, out.with_name(f"{out.stem}_normalized.png")
+        )
+        parts.append(
+            figure_markdown(
+                figure,
+                "normalized scores of the tuned models and the ensemble",
+                "Normalized test score per dataset (1 = best of the tuned models and "
+                "the ensemble, 0 = worst); bars are means over datasets.",
+            )
+        )
+    out.write_text("\n".join(parts))
+    return out

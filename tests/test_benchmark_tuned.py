@@ -1,0 +1,94 @@
+"""The tuned profile's runner: spaces, the split of the validation rows, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import tuned
+from benchmarks.protocol import make_split
+from benchmarks.store import read_frame
+
+
+def test_gbdt_spaces_leave_the_rounds_to_early_stopping():
+    assert "n_estimators" not in tuned.model_space("lightgbm")
+    assert "max_iter" not in tuned.model_space("hist_gbdt")
+    assert "learning_rate" in tuned.model_space("lightgbm")
+    # tabkit's boosted NN early-stops on its own steps; its space keeps them.
+    assert "n_estimators" in tuned.model_space("boosted_nn")
+
+
+def test_validation_rows_are_halved_disjointly():
+    y = np.repeat([0, 1, 2], 100)
+    split = make_split(y, "multiclass", seed=3)
+    tune, select = tuned.tuning_split(split, y, "multiclass", seed=3)
+    assert set(tune).isdisjoint(select)
+    assert sorted({*tune, *select}) == sorted(split.val)
+    assert abs(len(tune) - len(select)) <= 1
+    assert set(np.unique(y[select])) == {0, 1, 2}  # stratified
+
+
+@pytest.mark.filterwarnings("ignore:the n_estimators limit")
+def test_run_resumes_and_reports(tmp_path):
+    out, cache = tmp_path / "tuned.csv", tmp_path / "cache"
+    argv = [
+        "--models",
+        "lightgbm,boosted_nn",
+        "--datasets",
+        "breast_cancer",
+        "--seeds",
+        "0",
+        "--trials",
+        "3",
+        "--budget",
+        "10",
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+    ]
+    assert tuned.main(argv) == 0
+    rows = read_frame(out)
+    assert sorted(zip(rows["model"], rows["config"], strict=True)) == [
+        ("boosted_nn", "default"),
+        ("boosted_nn", "tuned"),
+        ("ensemble", "default"),
+        ("ensemble", "tuned"),
+        ("lightgbm", "default"),
+        ("lightgbm", "tuned"),
+    ]
+    assert (rows["status"] == "ok").all()
+    tuned_rows = rows[rows["config"] == "tuned"].set_index("model")
+    info = json.loads(tuned_rows.loc["lightgbm", "fit_info"])
+    assert info["n_trials"] == 3 and set(info["best_params"]) == set(
+        tuned.model_space("lightgbm")
+    )
+    ens = json.loads(tuned_rows.loc["ensemble", "fit_info"])
+    assert sum(ens["weights"].values()) == pytest.approx(1.0)
+    assert ens["selection_loss"] <= min(ens["member_selection_loss"].values()) + 1e-12
+    # The whole command again: nothing new is fitted or written.
+    assert tuned.main(argv) == 0
+    assert len(read_frame(out)) == len(rows)
+    # A search resumes from its journal: dropping its row rebuilds the same row.
+    kept = out.read_text().splitlines()
+    out.write_text(
+        "\n".join(
+            line
+            for line in kept
+            if not (",lightgbm,tuned," in line or ",ensemble," in line)
+        )
+        + "\n"
+    )
+    assert tuned.main(argv) == 0
+    again = read_frame(out)
+    lgbm = again[(again["model"] == "lightgbm") & (again["config"] == "tuned")]
+    assert lgbm["test_primary"].iloc[0] == tuned_rows.loc["lightgbm", "test_primary"]
+    assert json.loads(lgbm["fit_info"].iloc[0])["n_trials"] == 3
+    report = tuned.main(["--report", "--out", str(out)])
+    assert report == 0
+    text = out.with_suffix(".md").read_text()
+    assert "### breast_cancer (roc_auc, higher is better)" in text
+    assert "Ensemble's mean normalized score" in text
+    assert out.with_name("tuned_normalized.png").exists()
