@@ -240,7 +240,7 @@ def test_resolve_models(monkeypatch, caplog):
 
 
 def test_tuned_and_scaling_profiles_are_refused(tmp_path, capsys):
-    with pytest.raises(tabular.ProfileNotRunnable, match="benchmarks.tuned"):
+    with pytest.raises(tabular.ProfileNotRunnable, match=r"benchmarks\.tuned"):
         tabular.run_profile("tuned", out=tmp_path / "t.csv")
     with pytest.raises(SystemExit) as exc:
         tabular.main(["--profile", "scaling", "--out", str(tmp_path / "s.csv")])
