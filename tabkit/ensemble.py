@@ -167,6 +167,7 @@ def greedy_selection(
 
 
 def _fit_predict(
+    name: str,
     estimator: Any,
     X: Any,
     y: np.ndarray,
@@ -177,14 +178,18 @@ def _fit_predict(
     method: str,
 ) -> tuple[Any, Any]:
     """Fit ``estimator`` on rows ``train`` (None: frozen, no fit), predict ``test``."""
-    if train is not None:
-        params = {}
-        if sample_weight is not None:
-            params["sample_weight"] = sample_weight[train]
-        estimator.fit(_safe_indexing(X, train), _safe_indexing(y, train), **params)
-    if test is None:
-        return estimator, None
-    return estimator, getattr(estimator, method)(_safe_indexing(X, test))
+    try:
+        if train is not None:
+            params = {}
+            if sample_weight is not None:
+                params["sample_weight"] = sample_weight[train]
+            estimator.fit(_safe_indexing(X, train), _safe_indexing(y, train), **params)
+        if test is None:
+            return estimator, None
+        return estimator, getattr(estimator, method)(_safe_indexing(X, test))
+    except Exception as exc:
+        exc.add_note(f"(in ensemble member {name!r}, {type(estimator).__name__})")
+        raise
 
 
 class _Ensemble(_BaseComposition):
@@ -378,6 +383,7 @@ class _Ensemble(_BaseComposition):
                 jobs.extend((m, train, test) for train, test in folds)
         fitted = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fit_predict)(
+                members[m][0],
                 members[m][1] if train is None else clone(members[m][1]),
                 X,
                 y_members,
@@ -421,6 +427,7 @@ class _Ensemble(_BaseComposition):
         selected = [m for m in range(len(members)) if counts[m] > 0]
         refits = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fit_predict)(
+                members[m][0],
                 clone(members[m][1]),
                 X,
                 y_members,

@@ -353,3 +353,18 @@ def test_predictions_repeat_exactly():
     ]
     for a, b in itertools.pairwise(runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_member_is_named_in_the_error():
+    frame = pd.DataFrame({"word": ["x", "y"] * 30, "num": np.arange(60.0)})
+    y = np.arange(60) % 2
+    ens = EnsembleClassifier(
+        [
+            ("hgb", HistGradientBoostingClassifier(max_iter=5)),
+            ("lr", LogisticRegression()),
+        ],
+        cv=2,
+    )
+    with pytest.raises(ValueError, match="could not convert string") as info:
+        ens.fit(frame, y)
+    assert "in ensemble member 'lr', LogisticRegression" in info.value.__notes__[0]
