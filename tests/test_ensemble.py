@@ -360,7 +360,7 @@ def test_a_failing_member_is_named_in_the_error():
     y = np.arange(60) % 2
     ens = EnsembleClassifier(
         [
-            ("hgb", HistGradientBoostingClassifier(max_iter=5)),
+            ("boosted", BoostedNNClassifier(n_estimators=3, units_per_step=2)),
             ("lr", LogisticRegression()),
         ],
         cv=2,
