@@ -393,8 +393,14 @@ def run_model(
     done: set[tuple[str, ...]],
     prune: bool = True,
     config: str = "tuned",
+    need_outputs: bool = False,
 ) -> None:
-    """Run the default fit and the search of one model; append their rows."""
+    """Run the default fit and the search of one model; append their rows.
+
+    With ``need_outputs`` (the ensemble of this dataset and seed is still to
+    do), a model whose row exists but whose best trial's outputs are not in
+    the cache is searched again.
+    """
     family = make_model(model).family
     key = (data.dataset, model, "default", str(data.seed))
     default_file = _cache_file(cache, data, model, "default")
@@ -408,8 +414,12 @@ def run_model(
             row.update(env, fit_s=fit_s, budget_s=budget_s, fit_info=json.dumps(info))
             append_row(out, _with_metrics(row, data, outputs))
     key = (data.dataset, model, config, str(data.seed))
-    if key in done:
+    if key in done and (
+        not need_outputs or _best_file(cache, data, model, config, out) is not None
+    ):
         return
+    # Not searched yet, or searched in a run whose cache is gone while the
+    # ensemble still needs the outputs: search (again); the new row supersedes.
     tick = time.perf_counter()
     study = search(
         model,
@@ -451,6 +461,25 @@ def run_model(
     append_row(out, _with_metrics(row, data, outputs))
 
 
+def _best_file(
+    cache: Path, data: _Data, model: str, config: str, out: Path
+) -> Path | None:
+    """Return the cached outputs of a model's recorded best trial, if they exist."""
+    results = read_frame(out)
+    rows = results[
+        (results["dataset"] == data.dataset)
+        & (results["model"] == model)
+        & (results["config"] == config)
+        & (results["seed"].astype(str) == str(data.seed))
+        & (results["status"] == "ok")
+    ]
+    if rows.empty:
+        return None
+    best = json.loads(rows["fit_info"].iloc[-1])["best_trial"]
+    path = _cache_file(cache, data, model, f"trial{best}")
+    return path if path.exists() else None
+
+
 def _ensemble_loss(task: str, labels: np.ndarray | None):
     from sklearn.metrics import log_loss, roc_auc_score
 
@@ -474,7 +503,6 @@ def ensemble(
     out: Path,
     env: dict[str, Any],
     threads: int,
-    results: pd.DataFrame,
 ) -> None:
     """Greedy ensemble selection on the selection half over ``models``' outputs.
 
@@ -485,20 +513,17 @@ def ensemble(
     members, preds, tests, tunes = [], [], [], []
     for model in models:
         if source == "default":
-            path = _cache_file(cache, data, model, "default")
+            path: Path | None = _cache_file(cache, data, model, "default")
         else:
-            rows = results[
-                (results["dataset"] == data.dataset)
-                & (results["model"] == model)
-                & (results["config"] == source)
-                & (results["seed"].astype(str) == str(data.seed))
-                & (results["status"] == "ok")
-            ]
-            if rows.empty:
-                return  # a member is missing: ensemble later
-            best = json.loads(rows["fit_info"].iloc[-1])["best_trial"]
-            path = _cache_file(cache, data, model, f"trial{best}")
-        if not path.exists():
+            path = _best_file(cache, data, model, source, out)
+        if path is None or not path.exists():
+            logger.warning(
+                "%s / seed %d: no cached outputs of %s (%s); ensemble left out",
+                data.dataset,
+                data.seed,
+                model,
+                source,
+            )
             return
         outputs, _ = _load(path)
         members.append(model)
@@ -593,6 +618,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in seeds:
         for dataset in datasets:
             data = _Data(dataset, seed, profile.train_cap)
+            need = (dataset, "ensemble", "tuned", str(seed)) not in (
+                done_keys(args.out) if args.out.exists() else set()
+            )
             for model in models:
                 done = done_keys(args.out) if args.out.exists() else set()
                 logger.info("%s / %s / seed %d: searching", dataset, model, seed)
@@ -608,10 +636,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     done=done,
                     prune=prune,
                     config=config,
+                    need_outputs=need and config == "tuned",
                 )
             if config != "tuned":
                 continue
-            results = read_frame(args.out)
             done = done_keys(args.out)
             for source in ("tuned", "default"):
                 if (dataset, "ensemble", source, str(seed)) not in done:
@@ -623,7 +651,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         out=args.out,
                         env=env,
                         threads=args.threads,
-                        results=results,
                     )
     return 0
 

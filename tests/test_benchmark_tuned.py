@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -86,6 +87,14 @@ def test_run_resumes_and_reports(tmp_path):
     lgbm = again[(again["model"] == "lightgbm") & (again["config"] == "tuned")]
     assert lgbm["test_primary"].iloc[0] == tuned_rows.loc["lightgbm", "test_primary"]
     assert json.loads(lgbm["fit_info"].iloc[0])["n_trials"] == 3
+    # The cache lost (a new machine) while an ensemble is still to do: the
+    # searches run again and their new rows supersede the old ones.
+    shutil.rmtree(cache)
+    kept = out.read_text().splitlines()
+    out.write_text("\n".join(line for line in kept if ",ensemble," not in line) + "\n")
+    assert tuned.main(argv) == 0
+    latest = read_frame(out).drop_duplicates(["model", "config"], keep="last")
+    assert len(latest) == 6 and (latest["status"] == "ok").all()
     report = tuned.main(["--report", "--out", str(out)])
     assert report == 0
     text = out.with_suffix(".md").read_text()
