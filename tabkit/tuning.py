@@ -330,6 +330,17 @@ def _accepts_callbacks(estimator: Any) -> bool:
         return False
 
 
+def _rows_of(params: Mapping[str, Any], rows: np.ndarray, n: int) -> dict[str, Any]:
+    """Cut fit parameters with one entry per row (sample_weight) to ``rows``."""
+    out = {}
+    for key, value in params.items():
+        if not isinstance(value, str) and hasattr(value, "__len__") and len(value) == n:
+            out[key] = _safe_indexing(value, rows)
+        else:
+            out[key] = value
+    return out
+
+
 def _open_storage(storage: Any) -> Any:
     """Open a journal file path; pass RDB URLs, storages and None through."""
     if storage is None or not isinstance(storage, str):
@@ -374,7 +385,7 @@ class _Objective:
         try:
             for k, (train, test) in enumerate(self.splits):
                 est = clone(self.search.estimator).set_params(**params)
-                fit_params = dict(self.fit_params)
+                fit_params = _rows_of(self.fit_params, train, len(self.y))
                 if k == 0 and self.prunable:
                     _, prefix = _final_step(est)
                     fit_params[prefix + "callbacks"] = [OptunaPruningCallback(trial)]
@@ -655,7 +666,8 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
             Targets.
         **fit_params : dict
             Passed to every fit of the estimator (``step__param`` for a
-            Pipeline).
+            Pipeline); values with one entry per row (``sample_weight``) are
+            cut to each split's training rows.
 
         Returns
         -------

@@ -385,3 +385,20 @@ def test_pipeline_with_tabkit_step_is_pruned_through_the_step_prefix():
         random_state=0,
     ).fit(X, y)
     assert all(t.intermediate_values for t in search.study_.trials)
+
+
+def test_per_row_fit_params_follow_the_split():
+    X, y = make_classification(n_samples=200, random_state=0)
+    weights = np.where(y == 1, 3.0, 1.0)
+    search = OptunaSearch(
+        DecisionTreeClassifier(random_state=0),
+        TREE_SPACE,
+        n_trials=3,
+        cv=2,
+        random_state=0,
+    ).fit(X, y, sample_weight=weights)
+    best = search.best_estimator_
+    reference = DecisionTreeClassifier(random_state=0, **search.best_params_).fit(
+        X, y, sample_weight=weights
+    )
+    np.testing.assert_array_equal(best.predict_proba(X), reference.predict_proba(X))
