@@ -67,7 +67,10 @@ def _dataset_section(ok: pd.DataFrame, dataset: str) -> str:
         cells: list[object] = [model]
         for config in ("default", "tuned"):
             s = sub[(sub["model"] == model) & (sub["config"] == config)]["test_primary"]
-            cells.append(mean_std(s.mean(), s.std(ddof=0)) if len(s) else MISSING)
+            if len(s) > 1:
+                cells.append(mean_std(s.mean(), s.std(ddof=0)))
+            else:  # one seed: no spread to show
+                cells.append(fmt(s.mean()) if len(s) else MISSING)
         tuned = sub[(sub["model"] == model) & (sub["config"] == "tuned")]
         if model == "ensemble" or tuned.empty:
             cells += [MISSING, MISSING]
