@@ -26,25 +26,20 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from tabkit import (
     BoostedNNClassifier,
-    BoostedNNRegressor,
     ExcelFormerClassifier,
     ExcelFormerRegressor,
     HopularClassifier,
-    HopularRegressor,
     RelationalGNNClassifier,
     RelationalGNNRegressor,
 )
+from tabkit.estimators import FAMILIES
 from tabkit.tuning import OptunaSearch, search_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
+# Every table family's classifier and regressor, the GNN's, and scikit-learn's HGB.
 TABKIT = [
-    BoostedNNClassifier,
-    BoostedNNRegressor,
-    ExcelFormerClassifier,
-    ExcelFormerRegressor,
-    HopularClassifier,
-    HopularRegressor,
+    *(cls for pair in FAMILIES.values() for cls in pair),
     RelationalGNNClassifier,
     RelationalGNNRegressor,
     HistGradientBoostingClassifier,
