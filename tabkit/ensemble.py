@@ -772,6 +772,11 @@ class EnsembleRegressor(RegressorMixin, _Ensemble):
     def _align(self, _estimator: Any, pred: Any) -> np.ndarray:
         """Member predictions shaped like ``y`` (some give (n, 1) for (n,))."""
         pred = np.asarray(pred, dtype=np.float64)
+        if not self._y_2d and pred.ndim == 2 and pred.shape[1] != 1:
+            raise ValueError(
+                f"member {type(_estimator).__name__} predicts {pred.shape[1]} "
+                "outputs per row, but y has one"
+            )
         return pred.reshape(pred.shape[0], -1) if self._y_2d else pred.reshape(-1)
 
     @_fit_context(prefer_skip_nested_validation=False)

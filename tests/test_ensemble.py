@@ -368,3 +368,11 @@ def test_a_failing_member_is_named_in_the_error():
     with pytest.raises(ValueError, match="could not convert string") as info:
         ens.fit(frame, y)
     assert "in ensemble member 'lr', LogisticRegression" in info.value.__notes__[0]
+
+
+def test_a_member_with_too_many_outputs_is_an_error():
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    two = DecisionTreeRegressor(max_depth=2).fit(X, np.column_stack([y, y]))
+    ens = EnsembleRegressor([("two", FrozenEstimator(two))], cv=2)
+    with pytest.raises(ValueError, match="predicts 2 outputs per row, but y has one"):
+        ens.fit(X, y)
