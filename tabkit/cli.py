@@ -1,144 +1,94 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The ``tabkit`` command line.
 
-``tabkit demo`` fits the boosted NN and LightGBM side by side on data that
-ships with scikit-learn and prints their test scores and fit times;
-``tabkit --version`` prints the version.
+``tabkit fit`` fits a model on a table file (CSV or Parquet) and writes a
+model file; ``tabkit predict`` predicts with it; ``tabkit db inspect`` shows a
+SQL database as tabkit reads it; ``tabkit bench`` runs a benchmark profile of
+a source checkout; ``tabkit demo`` fits tabkit's models beside LightGBM on
+bundled tables and on a synthetic database. ``tabkit COMMAND --help`` explains
+each command. The commands live in the private package ``tabkit._cli``; this
+module assembles them (:func:`main`) and exposes the demo's two parts
+(:func:`run_demo`, :func:`run_relational_demo`).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import io
+import os
 import sys
-import time
-import warnings
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_error
-from sklearn.model_selection import train_test_split
 
 import tabkit
+from tabkit._cli import _bench, _db, _demo, _fit
+from tabkit._cli._common import (
+    CommandError,
+    HelpFormatter,
+    error_line,
+    terminal_warnings,
+)
+from tabkit._cli._demo import run_demo, run_relational_demo
 
-_DEMO_DATA = {
-    "breast_cancer": (load_breast_cancer, "binary"),
-    "digits": (load_digits, "multiclass"),
-    "diabetes": (load_diabetes, "regression"),
-}
+__all__ = ["build_parser", "main", "run_demo", "run_relational_demo"]
 
+DESCRIPTION = """\
+tabkit: scikit-learn estimators for tables and relational databases.
 
-def _score(task: str, model: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[str, float]:
-    if task == "binary":
-        return "ROC AUC", float(roc_auc_score(y, model.predict_proba(X)[:, 1]))
-    if task == "multiclass":
-        return "accuracy", float(accuracy_score(y, model.predict(X)))
-    return "RMSE", float(root_mean_squared_error(y, model.predict(X)))
+Fit a model on a table file and write a model file (fit), predict with it
+(predict), inspect a SQL database (db inspect), run benchmark profiles of a
+source checkout (bench), or compare tabkit's models with LightGBM on
+bundled data (demo). `tabkit COMMAND --help` explains a command.
+"""
 
-
-def _models(task: str, seed: int, threads: int) -> dict[str, Any]:
-    import lightgbm  # noqa: PLC0415 - imported when the demo runs
-
-    if task == "regression":
-        return {
-            "BoostedNNRegressor": tabkit.BoostedNNRegressor(
-                random_state=seed, n_threads=threads
-            ),
-            "LGBMRegressor": lightgbm.LGBMRegressor(
-                n_estimators=2000, random_state=seed, n_jobs=threads, verbose=-1
-            ),
-        }
-    return {
-        "BoostedNNClassifier": tabkit.BoostedNNClassifier(
-            random_state=seed, n_threads=threads
-        ),
-        "LGBMClassifier": lightgbm.LGBMClassifier(
-            n_estimators=2000, random_state=seed, n_jobs=threads, verbose=-1
-        ),
-    }
+EPILOG = """\
+examples:
+  tabkit demo
+  tabkit fit train.csv --target churned
+  tabkit predict train.tabkit new.csv --proba --out predictions.csv
+  tabkit db inspect shop.db
+  tabkit bench --list
+"""
 
 
-def _fit(model: Any, X: pd.DataFrame, y: Any, X_val: pd.DataFrame, y_val: Any) -> None:
-    if isinstance(model, tabkit.BoostedNNClassifier | tabkit.BoostedNNRegressor):
-        model.fit(X, y, X_val=X_val, y_val=y_val)
-        return
-    import lightgbm  # noqa: PLC0415
-
-    stop = [lightgbm.early_stopping(50, verbose=False)]
-    if "eval_X" in inspect.signature(model.fit).parameters:  # LightGBM >= 4.6
-        model.fit(X, y, eval_X=X_val, eval_y=y_val, callbacks=stop)
-    else:
-        model.fit(X, y, eval_set=[(X_val, y_val)], callbacks=stop)
-
-
-def run_demo(seed: int = 0, threads: int = 1) -> pd.DataFrame:
-    """Fit the boosted NN and LightGBM on three scikit-learn datasets.
-
-    Each dataset is split 60 / 20 / 20 (stratified for classification) into
-    train, validation and test rows; both models early-stop on the validation
-    rows and are scored on the test rows.
-
-    Parameters
-    ----------
-    seed : int, default=0
-        Split and model seed.
-    threads : int, default=1
-        Threads given to both models.
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser of the ``tabkit`` command line.
 
     Returns
     -------
-    results : DataFrame
-        One row per dataset and model: metric, test score, fit seconds.
+    parser : argparse.ArgumentParser
+        Each command's parser sets ``handler`` (``handler(args) -> int``).
 
     Examples
     --------
-    >>> from tabkit.cli import run_demo
-    >>> table = run_demo()
-    >>> sorted(table["dataset"].unique())
-    ['breast_cancer', 'diabetes', 'digits']
+    >>> from tabkit.cli import build_parser
+    >>> args = build_parser().parse_args(["predict", "m.tabkit", "new.csv"])
+    >>> args.command, args.proba
+    ('predict', False)
     """
-    rows = []
-    for name, (loader, task) in _DEMO_DATA.items():
-        X, y = loader(return_X_y=True, as_frame=True)
-        y = np.asarray(y)
-        stratify = None if task == "regression" else y
-        X_rest, X_test, y_rest, y_test = train_test_split(
-            X, y, test_size=0.2, random_state=seed, stratify=stratify
-        )
-        X_train, X_val, y_train, y_val = train_test_split(
-            X_rest,
-            y_rest,
-            test_size=0.25,
-            random_state=seed,
-            stratify=None if task == "regression" else y_rest,
-        )
-        for model_name, model in _models(task, seed, threads).items():
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                # the defaults' step cap may stop the boosted NN while it still
-                # improves; the demo shows the defaults as they are
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                _fit(model, X_train, y_train, X_val, y_val)
-            seconds = time.perf_counter() - start
-            metric, value = _score(task, model, X_test, y_test)
-            rows.append(
-                {
-                    "dataset": name,
-                    "model": model_name,
-                    "metric": metric,
-                    "test score": round(value, 4),
-                    "fit seconds": round(seconds, 3),
-                }
-            )
-    return pd.DataFrame(rows)
+    parser = argparse.ArgumentParser(
+        prog="tabkit",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"tabkit {tabkit.__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _fit.add_parsers(sub)
+    _db.add_parser(sub)
+    _bench.add_parser(sub)
+    _demo.add_parser(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tabkit`` command line.
+
+    Usage errors exit with status 2 (argparse's ``usage:`` and message);
+    runtime errors (a missing file or column, an unreadable database) are
+    reported as ``tabkit: error: ...`` on stderr with status 1, without a
+    traceback. Warnings are shown as ``tabkit: warning: ...``.
 
     Parameters
     ----------
@@ -156,23 +106,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["--version"])  # doctest: +ELLIPSIS
     tabkit ...
     0
+    >>> main(["predict", "missing.tabkit", "new.csv"])
+    1
     """
-    parser = argparse.ArgumentParser(prog="tabkit", description=__doc__)
-    parser.add_argument("--version", action="store_true", help="print the version")
-    sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="boosted NN vs LightGBM on bundled data")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    if args.version:
-        sys.stdout.write(f"tabkit {tabkit.__version__}\n")
-        return 0
-    if args.command == "demo":
-        table = run_demo(seed=args.seed, threads=args.threads)
-        sys.stdout.write(table.to_string(index=False) + "\n")
-        return 0
-    parser.print_help()
-    return 0
+    parser = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and not getattr(args, "forwards_unknown", False):
+            parser.error("unrecognized arguments: " + " ".join(unknown))
+        args.unknown = unknown
+        if args.command is None:
+            parser.print_help()
+            return 0
+        with terminal_warnings():
+            return int(args.handler(args))
+    except CommandError as exc:
+        sys.stdout.flush()
+        sys.stderr.write(error_line(str(exc)))
+        return exc.status
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except KeyboardInterrupt:
+        sys.stderr.write("tabkit: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `tabkit predict ... | head`: the reader left
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull, so that exiting does not fail flushing it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 if __name__ == "__main__":

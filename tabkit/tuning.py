@@ -46,6 +46,7 @@ from tabkit._compat import (
     _fit_context,
     _safe_indexing,
 )
+from tabkit.base import TorchEstimator
 from tabkit.training import BaseCallback, LoopState
 
 __all__ = ["OptunaPruningCallback", "OptunaSearch", "search_space", "suggest_params"]
@@ -323,7 +324,15 @@ class OptunaPruningCallback(BaseCallback):
 
 
 def _accepts_callbacks(estimator: Any) -> bool:
+    """Whether the final step's ``fit`` takes tabkit training-loop callbacks.
+
+    LightGBM's and XGBoost's ``fit`` also have a ``callbacks`` parameter, for
+    their own callback protocols: only tabkit estimators get the pruning
+    callback.
+    """
     final, _ = _final_step(estimator)
+    if not isinstance(final, TorchEstimator):
+        return False
     try:
         return "callbacks" in inspect.signature(final.fit).parameters
     except (TypeError, ValueError):

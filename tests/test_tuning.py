@@ -210,6 +210,21 @@ def test_pruning_off_and_non_tabkit_estimators_run_every_fit_to_the_end():
     assert all(t.state.name == "COMPLETE" for t in search.study_.trials)
 
 
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_gbdts_with_their_own_callbacks_parameter_are_not_given_the_pruner(library):
+    # LightGBM's and XGBoost's fit take callbacks= of their own protocols: the
+    # search must not pass them tabkit's training-loop callback (it did once,
+    # and every trial failed with "object is not callable").
+    module = pytest.importorskip(library)
+    X, y = make_classification(n_samples=150, random_state=0)
+    if library == "lightgbm":
+        model = module.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1)
+    else:
+        model = module.XGBClassifier(n_estimators=5, n_jobs=1)
+    search = OptunaSearch(model, n_trials=3, random_state=0).fit(X, y)
+    assert list(search.cv_results_["state"]) == ["COMPLETE"] * 3
+
+
 def test_failed_trials_are_recorded_and_all_failing_is_an_error():
     X, y = make_classification(n_samples=120, random_state=0)
     space = {"max_depth": CategoricalDistribution((2, -1))}

@@ -107,6 +107,10 @@ class TensorBatches:
             yield tuple(None if t is None else t[idx] for t in self.tensors)
 
 
+#: Metrics shown on the progress bar (every float metric is logged).
+_BAR_METRICS = ("train_loss", "val_loss", "val_score")
+
+
 def run_loop(
     iterate: Callable[[LoopState], dict[str, float]],
     *,
@@ -214,7 +218,10 @@ def run_loop(
             bar.update(1)
             if verbose:
                 shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
-                bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
+                # the bar shows the losses and the score; the log has everything
+                bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in shown.items() if k in _BAR_METRICS}
+                )
                 logger.info("%s %d: %s", unit, state.iteration, shown)
             if stop:
                 history.stop_reason = "callback"
