@@ -185,6 +185,90 @@ def target_checks(ok: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     return "\n".join(lines) + "\n", norm
 
 
+def pruning_section(ok: pd.DataFrame) -> str:
+    """Pruned against unpruned searches, where both ran on a dataset and seed.
+
+    ``python -m benchmarks.tuned --no-prune`` writes ``tuned_noprune`` rows:
+    the same search (sampler seed, trials, per-trial budget) with every trial
+    run to the end. Per (dataset, model, seed) with both rows: the search's
+    fit time, the best trial's tuning-half score, and the test score.
+
+    Parameters
+    ----------
+    ok : DataFrame
+        ``report.ok_results`` of the tuned CSV.
+
+    Returns
+    -------
+    str
+        A markdown section, or an empty string without ``tuned_noprune`` rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({
+    ...     "dataset": ["d", "d"], "model": ["m", "m"], "seed": [0, 0],
+    ...     "config": ["tuned", "tuned_noprune"], "fit_s": [50.0, 100.0],
+    ...     "val_primary": [0.81, 0.82], "test_primary": [0.80, 0.79],
+    ...     "primary_metric": ["roc_auc", "roc_auc"]})
+    >>> print(pruning_section(rows).splitlines()[-1])
+    | d | m | 0 | 50 | 100 | 50 % | 0.8100 | 0.8200 | 0.8000 | 0.7900 |
+    """
+    both = ok[ok["config"].isin(["tuned", "tuned_noprune"])]
+    if "tuned_noprune" not in set(both["config"]):
+        return ""
+    key = ["dataset", "model", "seed"]
+    wide = both.pivot_table(
+        index=key,
+        columns="config",
+        values=["fit_s", "val_primary", "test_primary"],
+        aggfunc="last",
+    ).dropna()
+    if wide.empty:
+        return ""
+    rows = []
+    for (dataset, model, seed), r in wide.iterrows():
+        pruned, full = r[("fit_s", "tuned")], r[("fit_s", "tuned_noprune")]
+        rows.append(
+            [
+                dataset,
+                model,
+                seed,
+                f"{pruned:,.0f}",
+                f"{full:,.0f}",
+                f"{100 * (1 - pruned / full):.0f} %",
+                fmt(r[("val_primary", "tuned")], 4),
+                fmt(r[("val_primary", "tuned_noprune")], 4),
+                fmt(r[("test_primary", "tuned")], 4),
+                fmt(r[("test_primary", "tuned_noprune")], 4),
+            ]
+        )
+    return (
+        "## Pruning\n\n"
+        + (
+            "The same search with every trial run to the end (`python -m benchmarks.tuned "
+            "--no-prune`, rows `tuned_noprune`): search fit seconds, the time pruning "
+            "saved, and the best trial's score on the tuning half and on the test rows "
+            "(primary metric).\n\n"
+        )
+        + md_table(
+            [
+                "dataset",
+                "model",
+                "seed",
+                "pruned s",
+                "unpruned s",
+                "saved",
+                "best tuning score, pruned",
+                "unpruned",
+                "test, pruned",
+                "unpruned",
+            ],
+            rows,
+        )
+    )
+
+
 def write_tuned_report(csv: str | os.PathLike) -> Path:
     """Write ``<csv stem>.md`` and its figure next to the tuned CSV.
 
@@ -252,5 +336,8 @@ def write_tuned_report(csv: str | os.PathLike) -> Path:
                 "the ensemble, 0 = worst); bars are means over datasets.",
             )
         )
+    pruning = pruning_section(ok)
+    if pruning:
+        parts.append(pruning)
     out.write_text("\n".join(parts))
     return out

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import tuned
@@ -101,3 +102,27 @@ def test_run_resumes_and_reports(tmp_path):
     assert "### breast_cancer (roc_auc, higher is better)" in text
     assert "Ensemble's mean normalized score" in text
     assert out.with_name("tuned_normalized.png").exists()
+
+
+def test_pruning_section_pairs_pruned_and_unpruned_searches():
+    from benchmarks.tuned_report import pruning_section
+
+    rows = pd.DataFrame(
+        {
+            "dataset": ["a", "a", "a", "b"],
+            "model": ["m", "m", "m", "m"],
+            "seed": [0, 0, 1, 0],
+            "config": ["tuned", "tuned_noprune", "tuned", "tuned"],
+            "fit_s": [30.0, 120.0, 40.0, 10.0],
+            "val_primary": [0.8, 0.81, 0.7, 0.6],
+            "test_primary": [0.79, 0.78, 0.69, 0.59],
+            "primary_metric": ["roc_auc"] * 4,
+        }
+    )
+    text = pruning_section(rows)
+    table = [line for line in text.splitlines() if line.startswith("| a")]
+    # Only seed 0 of dataset a has both searches.
+    assert table == [
+        "| a | m | 0 | 30 | 120 | 75 % | 0.8000 | 0.8100 | 0.7900 | 0.7800 |"
+    ]
+    assert pruning_section(rows[rows["config"] == "tuned"]) == ""
