@@ -246,8 +246,9 @@ def pruning_section(ok: pd.DataFrame) -> str:
     return (
         "## Pruning\n\n"
         + (
-            "The same search with every trial run to the end (`python -m benchmarks.tuned "
-            "--no-prune`, rows `tuned_noprune`): search fit seconds, the time pruning "
+            "The same search with every trial run to the end "
+            "(`python -m benchmarks.tuned --no-prune`, rows `tuned_noprune`): "
+            "search fit seconds, the time pruning "
             "saved, and the best trial's score on the tuning half and on the test rows "
             "(primary metric).\n\n"
         )
