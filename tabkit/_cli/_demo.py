@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import tempfile
 import time
@@ -18,16 +17,15 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (
-    accuracy_score,
     mean_absolute_error,
     roc_auc_score,
-    root_mean_squared_error,
 )
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 import tabkit
 from tabkit._cli._common import CommandError, HelpFormatter, format_int
+from tabkit._cli._fit import LGBM_PATIENCE, lightgbm_eval_args, validation_score
 from tabkit.datasets import make_relational
 from tabkit.relational import Database, RelationalFeatures
 
@@ -163,14 +161,6 @@ def _at_least(low: int) -> Callable[[str], int]:
 
 
 # ============================================================ tabular part
-def _score(task: str, model: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[str, float]:
-    if task == "binary":
-        return "ROC AUC", float(roc_auc_score(y, model.predict_proba(X)[:, 1]))
-    if task == "multiclass":
-        return "accuracy", float(accuracy_score(y, model.predict(X)))
-    return "RMSE", float(root_mean_squared_error(y, model.predict(X)))
-
-
 def _lightgbm(task: str, seed: int, threads: int, **params: Any) -> Any:
     import lightgbm  # noqa: PLC0415 - imported when the demo runs
 
@@ -202,11 +192,8 @@ def _models(task: str, seed: int, threads: int) -> dict[str, Any]:
 def _fit_lightgbm(model: Any, X: Any, y: Any, X_val: Any, y_val: Any) -> None:
     import lightgbm  # noqa: PLC0415
 
-    stop = [lightgbm.early_stopping(50, verbose=False)]
-    if "eval_X" in inspect.signature(model.fit).parameters:  # LightGBM >= 4.6
-        model.fit(X, y, eval_X=(X_val,), eval_y=(y_val,), callbacks=stop)
-    else:
-        model.fit(X, y, eval_set=[(X_val, y_val)], callbacks=stop)
+    stop = [lightgbm.early_stopping(LGBM_PATIENCE, verbose=False)]
+    model.fit(X, y, callbacks=stop, **lightgbm_eval_args(model, X_val, y_val))
 
 
 def _fit(model: Any, X: pd.DataFrame, y: Any, X_val: pd.DataFrame, y_val: Any) -> None:
@@ -270,7 +257,7 @@ def run_demo(seed: int = 0, threads: int = 1) -> pd.DataFrame:
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 _fit(model, X_train, y_train, X_val, y_val)
             seconds = time.perf_counter() - start
-            metric, value = _score(task, model, X_test, y_test)
+            metric, value = validation_score(model, X_test, y_test)
             rows.append(
                 {
                     "dataset": name,

@@ -425,6 +425,37 @@ class _LightGBMBar:
         self.bar.update(1)
 
 
+def lightgbm_eval_args(estimator: Any, X_val: Any, y_val: Any) -> dict[str, Any]:
+    """Build the keyword arguments that give a LightGBM ``fit`` its validation rows.
+
+    LightGBM 4.6 added ``eval_X`` / ``eval_y`` and deprecated ``eval_set``;
+    older releases know ``eval_set`` only.
+
+    Parameters
+    ----------
+    estimator : LGBMModel
+        The LightGBM estimator about to be fitted.
+    X_val, y_val : array-like
+        Validation features and targets, prepared as for ``fit``.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for ``estimator.fit``.
+
+    Examples
+    --------
+    >>> from lightgbm import LGBMRegressor
+    >>> from tabkit._cli._fit import lightgbm_eval_args
+    >>> args = lightgbm_eval_args(LGBMRegressor(), [[0.0]], [1.0])
+    >>> sorted(args) in (["eval_X", "eval_y"], ["eval_set"])
+    True
+    """
+    if "eval_X" in inspect.signature(estimator.fit).parameters:
+        return {"eval_X": (X_val,), "eval_y": (y_val,)}
+    return {"eval_set": [(X_val, y_val)]}  # LightGBM < 4.6
+
+
 def _fit_lightgbm(  # noqa: PLR0917
     estimator: Any,
     X_train: pd.DataFrame,
@@ -445,10 +476,7 @@ def _fit_lightgbm(  # noqa: PLR0917
     fit_args: dict[str, Any] = {}
     if X_val is not None:
         callbacks.append(lightgbm.early_stopping(LGBM_PATIENCE, verbose=False))
-        if "eval_X" in inspect.signature(estimator.fit).parameters:
-            fit_args = {"eval_X": (prepare(X_val),), "eval_y": (y_val,)}
-        else:  # LightGBM < 4.6
-            fit_args = {"eval_set": [(prepare(X_val), y_val)]}
+        fit_args = lightgbm_eval_args(estimator, prepare(X_val), y_val)
     try:
         estimator.fit(prepare(X_train), y_train, callbacks=callbacks, **fit_args)
     finally:
