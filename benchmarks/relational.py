@@ -96,6 +96,17 @@ GNN_SETTINGS: dict[str, dict[str, Any]] = {
     "lr0.002": {"learning_rate": 0.002},
     "degree+lr0.002": {"degree_features": True, "learning_rate": 0.002},
     "regularised": {"dropout": 0.3, "weight_decay": 1e-4},
+    # a node's whole history rather than its latest rows
+    "degree+lr0.002+uniform": {
+        "degree_features": True,
+        "learning_rate": 0.002,
+        "temporal_strategy": "uniform",
+    },
+    "degree+lr0.002+64": {
+        "degree_features": True,
+        "learning_rate": 0.002,
+        "num_neighbors": 64,
+    },
 }
 #: Columns of the CSV, in order (the environment's keys follow).
 COLUMNS = (
@@ -332,6 +343,7 @@ def run(  # noqa: PLR0917
     threads: int,
     command: str,
     models: Sequence[str] = MODELS,
+    settings: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Fit every (task, model, seed) not yet in ``out``; append rows as they finish.
 
@@ -342,37 +354,48 @@ def run(  # noqa: PLR0917
     seeds : sequence of int
         Seeds.
     out : Path
-        CSV file.
+        CSV file (resumed: what it records is skipped).
     threads : int
-        LightGBM threads.
+        LightGBM and torch threads.
     command : str
         The command line, recorded with every row.
     models : sequence of str, default=MODELS
         Models to fit.
+    settings : sequence of str or None, default=None
+        Given, the GNN alone is fitted once per setting (names of
+        ``GNN_SETTINGS``) instead of ``models``, and rows are keyed by
+        (task, setting, seed).
 
     Returns
     -------
     DataFrame
         Every row of ``out``.
     """
+    key = "model" if settings is None else "setting"
+    names = list(models if settings is None else settings)
     done = set()
     if out.exists():
         old = pd.read_csv(out)
-        done = set(zip(old["task"], old["model"], old["seed"], strict=True))
+        done = set(zip(old["task"], old[key], old["seed"], strict=True))
     env = collect_environment()
     for name in tasks:
         for seed in seeds:
-            todo = [m for m in models if (name, m, seed) not in done]
+            todo = [x for x in names if (name, x, seed) not in done]
             if not todo:
                 continue
             loaded = load_task(name, seed)
-            for model in todo:
-                row = fit_one(loaded, model, seed, threads)
+            for what in todo:
+                if settings is None:
+                    row = fit_one(loaded, what, seed, threads)
+                else:
+                    row = fit_gnn(loaded, seed, threads, setting=what)
                 _append(out, row, env, command)
                 logger.info(
-                    "%s / %s / seed %d: %s=%.4f (%d features, %.1f s + %.1f s)",
-                    name, model, seed, row["metric"], row["test_score"],
-                    row["n_features"], row["feature_s"], row["fit_s"],
+                    "%s / %s / seed %d: test %s=%.4f, val %.4f "
+                    "(%d features, %.1f s + %.1f s)",
+                    name, what, seed, row["metric"], row["test_score"],
+                    row["val_score"], row["n_features"], row["feature_s"],
+                    row["fit_s"],
                 )  # fmt: skip
     return pd.read_csv(out)
 
@@ -384,58 +407,6 @@ def _append(out: Path, row: dict[str, Any], env: dict[str, Any], command: str) -
     columns = [*COLUMNS, *extra, *sorted(env), "command"]
     frame = pd.DataFrame([row]).reindex(columns=columns)
     frame.to_csv(out, mode="a", header=not out.exists(), index=False)
-
-
-def run_settings(  # noqa: PLR0917
-    tasks: Sequence[str],
-    seeds: Sequence[int],
-    settings: Sequence[str],
-    out: Path,
-    threads: int,
-    command: str,
-) -> pd.DataFrame:
-    """Fit the GNN with each of ``settings`` not yet in ``out``; append rows.
-
-    Parameters
-    ----------
-    tasks : sequence of str
-        Task names.
-    seeds : sequence of int
-        Seeds.
-    settings : sequence of str
-        Names of ``GNN_SETTINGS``.
-    out : Path
-        CSV file (resumed: a recorded (task, setting, seed) is skipped).
-    threads : int
-        Torch threads.
-    command : str
-        The command line, recorded with every row.
-
-    Returns
-    -------
-    DataFrame
-        Every row of ``out``.
-    """
-    done = set()
-    if out.exists():
-        old = pd.read_csv(out)
-        done = set(zip(old["task"], old["setting"], old["seed"], strict=True))
-    env = collect_environment()
-    for name in tasks:
-        for seed in seeds:
-            todo = [x for x in settings if (name, x, seed) not in done]
-            if not todo:
-                continue
-            loaded = load_task(name, seed)
-            for setting in todo:
-                row = fit_gnn(loaded, seed, threads, setting=setting)
-                _append(out, row, env, command)
-                logger.info(
-                    "%s / gnn %s / seed %d: val %s=%.4f, test %.4f (%.1f s)",
-                    name, setting, seed, row["metric"], row["val_score"],
-                    row["test_score"], row["fit_s"],
-                )  # fmt: skip
-    return pd.read_csv(out)
 
 
 def settings_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -450,7 +421,7 @@ def settings_table(results: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     results : DataFrame
-        Rows written by :func:`run_settings`.
+        Rows written by :func:`run` with ``settings``.
 
     Returns
     -------
@@ -501,7 +472,7 @@ def write_settings_report(
     Parameters
     ----------
     results : DataFrame
-        Rows written by :func:`run_settings`.
+        Rows written by :func:`run` with ``settings``.
     out : Path
         Markdown file.
     report_command : str
@@ -916,7 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"unknown settings {unknown}; choose among {list(GNN_SETTINGS)}"
             )
         out = args.out or RESULTS / "relational_gnn_settings.csv"
-        results = run_settings(tasks, seeds, names, out, args.threads, command)
+        results = run(tasks, seeds, out, args.threads, command, settings=names)
         write_settings_report(results, out.with_suffix(".md"), command)
         return 0
     unknown = sorted(set(models) - set(MODELS))
