@@ -39,7 +39,6 @@ a fresh process (time and peak memory).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import shlex
@@ -215,6 +214,7 @@ def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str
         return fit_gnn(loaded, seed, threads)
     import lightgbm
 
+    from tabkit._cli._fit import lightgbm_eval_args
     from tabkit.relational import RelationalFeatures
 
     task = loaded.task
@@ -232,10 +232,7 @@ def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str
     booster = _lightgbm(task.task_type, seed, threads)
     start = time.perf_counter()
     stop = [lightgbm.early_stopping(50, verbose=False)]
-    if "eval_X" in inspect.signature(booster.fit).parameters:  # LightGBM >= 4.6
-        booster.fit(F_tr, y_tr, eval_X=F_va, eval_y=y_va, callbacks=stop)
-    else:
-        booster.fit(F_tr, y_tr, eval_set=[(F_va, y_va)], callbacks=stop)
+    booster.fit(F_tr, y_tr, callbacks=stop, **lightgbm_eval_args(booster, F_va, y_va))
     fit_s = time.perf_counter() - start
     row = {
         "task": loaded.name,
@@ -881,6 +878,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.gnn_settings is not None:
         names = [x for x in args.gnn_settings.split(",") if x]
         names = list(GNN_SETTINGS) if names == ["all"] else names
+        if not names:
+            parser.error("--gnn-settings needs setting names (or 'all')")
         unknown = sorted(set(names) - set(GNN_SETTINGS))
         if unknown:
             parser.error(

@@ -786,8 +786,9 @@ def test_relational_gnn_settings_are_compared_on_validation(tmp_path):
     # resumed: nothing is refitted
     relational.main([*argv, "--gnn-settings", "degree"])
     assert len(pd.read_csv(out)) == 2
-    with pytest.raises(SystemExit):
-        relational.main([*argv, "--gnn-settings", "nope"])
+    for bad in ("nope", ","):
+        with pytest.raises(SystemExit):
+            relational.main([*argv, "--gnn-settings", bad])
 
 
 def test_relational_verdict_follows_the_match_rule():
