@@ -304,12 +304,65 @@ def best_gbdt(ok: pd.DataFrame) -> pd.DataFrame:
     return gbdt.loc[best.to_numpy()].reset_index(drop=True)
 
 
-def _tie_tolerance(metric: str, model: pd.Series, ref: pd.Series) -> float:
+def tie_tolerance(metric: str, model: pd.Series, ref: pd.Series) -> float:
+    """BENCHMARKS.md's tie: how far apart two models' mean scores may be.
+
+    Parameters
+    ----------
+    metric : str
+        The primary metric (``roc_auc``, ``accuracy`` or ``rmse``).
+    model, ref : Series
+        The two models' test scores on the same seeds.
+
+    Returns
+    -------
+    float
+        With two or more seeds, the larger of the two standard deviations over
+        seeds; with one seed, 0.002 (AUC, accuracy) or 0.5 % of ``ref``'s
+        score (RMSE).
+
+    Examples
+    --------
+    >>> round(tie_tolerance("roc_auc", pd.Series([0.80, 0.82]),
+    ...                     pd.Series([0.81, 0.81])), 4)
+    0.0141
+    >>> tie_tolerance("accuracy", pd.Series([0.9]), pd.Series([0.8]))
+    0.002
+    >>> round(tie_tolerance("rmse", pd.Series([0.5]), pd.Series([0.4])), 4)
+    0.002
+    """
     if len(model) >= 2:
         return float(max(model.std(), ref.std()))
     if metric in TIE_ABSOLUTE:
         return TIE_ABSOLUTE[metric]
     return TIE_RELATIVE * abs(float(ref.mean()))
+
+
+def tie_outcome(delta: float, tolerance: float) -> str:
+    """Outcome "W", "T" or "L" of a signed difference (positive = better).
+
+    A difference no larger than the tolerance is a tie, so two models with the
+    same scores on every seed tie even when their standard deviations are 0.
+
+    Parameters
+    ----------
+    delta : float
+        Mean score difference, oriented so that positive is better.
+    tolerance : float
+        ``tie_tolerance`` of the two models.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> tie_outcome(0.0, 0.0), tie_outcome(0.01, 0.005), tie_outcome(-0.003, 0.005)
+    ('T', 'W', 'T')
+    """
+    if abs(delta) <= tolerance + 1e-12:
+        return "T"
+    return "W" if delta > 0 else "L"
 
 
 def versus_best_gbdt(ok: pd.DataFrame) -> pd.DataFrame:
@@ -345,8 +398,8 @@ def versus_best_gbdt(ok: pd.DataFrame) -> pd.DataFrame:
         metric = fits["primary_metric"].iloc[0]
         model, gbdt = mine.loc[seeds], chosen.loc[seeds]
         delta = _sign(metric) * (model.mean() - gbdt.mean())
-        tol = _tie_tolerance(metric, model, gbdt)
-        outcome = "T" if abs(delta) < tol else ("W" if delta > 0 else "L")
+        tol = tie_tolerance(metric, model, gbdt)
+        outcome = tie_outcome(delta, tol)
         rows.append(
             {
                 "label": label,

@@ -126,3 +126,35 @@ def test_pruning_section_pairs_pruned_and_unpruned_searches():
         "| a | m | 0 | 30 | 120 | 75 % | 0.8000 | 0.8100 | 0.7900 | 0.7800 |"
     ]
     assert pruning_section(rows[rows["config"] == "tuned"]) == ""
+
+
+def test_target_checks_use_the_protocols_tie():
+    from benchmarks.tuned_report import target_checks
+
+    def rows(dataset, metric, scores):
+        return [
+            {
+                "dataset": dataset,
+                "model": model,
+                "config": "tuned",
+                "seed": seed,
+                "test_primary": score,
+                "primary_metric": metric,
+            }
+            for model, per_seed in scores.items()
+            for seed, score in enumerate(per_seed)
+        ]
+
+    frame = pd.DataFrame(
+        # Identical scores on every seed (std 0): a tie, not a loss.
+        rows("a", "accuracy", {"ensemble": [0.9, 0.9], "lightgbm": [0.9, 0.9]})
+        # 0.01 below, within the ensemble's std (0.0707): a tie.
+        + rows("b", "roc_auc", {"ensemble": [0.7, 0.8], "lightgbm": [0.76, 0.76]})
+    )
+    text, _ = target_checks(frame)
+    assert "on any dataset: **met**" in text
+    assert "a (0.0000 vs lightgbm [tuned], tolerance 0.0000)" in text
+    assert "b (-0.0100 vs lightgbm [tuned], tolerance 0.0707)" in text
+    # One seed: 0.002 of accuracy is the tie, so 0.003 below is a loss.
+    one = pd.DataFrame(rows("c", "accuracy", {"ensemble": [0.897], "lightgbm": [0.9]}))
+    assert "on any dataset: **not met**" in target_checks(one)[0]
