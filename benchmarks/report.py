@@ -998,6 +998,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--models", help="comma-separated models to normalize over (default: all)"
     )
     args = parser.parse_args(argv)
+    if not args.csv.is_file():
+        parser.error(f"no results file {str(args.csv)!r}")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     models = args.models.split(",") if args.models else None
     command = shlex.join(["python", "-m", "benchmarks.report", *argv])

@@ -597,6 +597,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         from benchmarks.tuned_report import write_tuned_report
 
+        if not Path(args.out).is_file():
+            parser.error(f"--report: no results file {str(args.out)!r}")
+
         write_tuned_report(args.out)
         return 0
     import optuna

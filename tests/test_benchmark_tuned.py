@@ -158,3 +158,10 @@ def test_target_checks_use_the_protocols_tie():
     # One seed: 0.002 of accuracy is the tie, so 0.003 below is a loss.
     one = pd.DataFrame(rows("c", "accuracy", {"ensemble": [0.897], "lightgbm": [0.9]}))
     assert "on any dataset: **not met**" in target_checks(one)[0]
+
+
+def test_report_of_a_missing_csv_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tuned.main(["--report", "--out", str(tmp_path / "typo.csv")])
+    assert "no results file" in capsys.readouterr().err
+    assert not (tmp_path / "typo.md").exists()

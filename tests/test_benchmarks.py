@@ -556,6 +556,11 @@ def test_cli_runs_and_reports(tmp_path, capsys):
     assert text.index("python -m benchmarks.run --datasets test_tiny_regression") < (
         text.index(f"python -m benchmarks.report {out} --out {md}")
     )
+    # A mistyped CSV path is a usage error naming it; nothing is written.
+    with pytest.raises(SystemExit):
+        report.main([str(tmp_path / "typo.csv"), "--out", str(tmp_path / "typo.md")])
+    assert "no results file" in capsys.readouterr().err
+    assert not (tmp_path / "typo.md").exists()
 
 
 # ============================================================ report
