@@ -81,7 +81,7 @@ def _dataset_section(ok: pd.DataFrame, dataset: str) -> str:
         for config in ("default", "tuned"):
             s = sub[(sub["model"] == model) & (sub["config"] == config)]["test_primary"]
             if len(s) > 1:
-                cells.append(mean_std(s.mean(), s.std(ddof=0)))
+                cells.append(mean_std(s.mean(), s.std()))
             else:  # one seed: no spread to show
                 cells.append(fmt(s.mean()) if len(s) else MISSING)
         tuned = sub[(sub["model"] == model) & (sub["config"] == "tuned")]
@@ -311,7 +311,7 @@ def write_tuned_report(csv: str | os.PathLike) -> Path:
         "score) and a selection half (ensemble selection only); 20 optuna TPE trials "
         "per model family, the tabkit families pruned by the median rule and given "
         "120 s per trial; test rows score the best trial. Scores are test means ± "
-        "standard deviations over seeds.\n",
+        "sample standard deviations over seeds.\n",
     ]
     if ok.empty:
         parts.append("No results yet.\n")
