@@ -920,6 +920,8 @@ def build_report(
     """
     missing = [c for c in COLUMNS if c not in records.columns]
     records = records.assign(**dict.fromkeys(missing, np.nan))
+    if records.empty:  # a run that has not written its first row yet
+        return "# Benchmark report\n\nNo results yet.\n"
     ok = ok_results(records)
     labels = list(dict.fromkeys(ok["label"]))
     chosen = labels if models is None else [m for m in labels if m in set(models)]

@@ -561,6 +561,11 @@ def test_cli_runs_and_reports(tmp_path, capsys):
         report.main([str(tmp_path / "typo.csv"), "--out", str(tmp_path / "typo.md")])
     assert "no results file" in capsys.readouterr().err
     assert not (tmp_path / "typo.md").exists()
+    # A CSV with its header only (a run before its first row): an empty report.
+    empty = tmp_path / "empty.csv"
+    empty.write_text(out.read_text().splitlines()[0] + "\n")
+    assert report.main([str(empty), "--out", str(tmp_path / "empty.md")]) == 0
+    assert "No results yet." in (tmp_path / "empty.md").read_text()
 
 
 # ============================================================ report
