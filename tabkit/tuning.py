@@ -13,6 +13,7 @@ refits the best configuration.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import numbers
@@ -255,11 +256,51 @@ def suggest_params(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, A
             )
         elif isinstance(dist, CategoricalDistribution):
             params[key] = trial.suggest_categorical(key, dist.choices)
-        elif isinstance(dist, BaseDistribution):
-            raise TypeError(f"parameter {key!r}: unsupported distribution {dist!r}")
         else:
+            _check_fixed_value(key, dist)
             params[key] = dist  # a fixed value
     return params
+
+
+def _check_fixed_value(key: str, value: Any) -> None:
+    """Refuse space values that would silently be taken as fixed by mistake."""
+    if isinstance(value, BaseDistribution):
+        raise TypeError(f"parameter {key!r}: unsupported distribution {value!r}")
+    if isinstance(value, list):
+        raise TypeError(
+            f"parameter {key!r}: a list in the search space is ambiguous (scikit-"
+            "learn's grid and randomized searches read it as choices); give "
+            f"CategoricalDistribution({value!r}) to search over the choices, or a "
+            "tuple to pass the sequence as one fixed value"
+        )
+
+
+def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
+    """Check a search space against ``estimator`` before any trial runs.
+
+    Every name must be a parameter of the estimator (``step__param`` for a
+    Pipeline, or a parameter of a value the space itself sets), and every
+    value an optuna distribution this module draws from or a fixed value.
+    """
+    valid = set(estimator.get_params(deep=True))
+    for key, value in space.items():
+        if not isinstance(key, str):
+            raise TypeError(f"search space names must be strings, got {key!r}")
+        if not isinstance(
+            value, FloatDistribution | IntDistribution | CategoricalDistribution
+        ):
+            _check_fixed_value(key, value)
+        parts = key.split("__")
+        if key in valid or any(
+            "__".join(parts[:i]) in space for i in range(1, len(parts))
+        ):
+            continue
+        close = difflib.get_close_matches(key, sorted(valid), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"search space parameter {key!r} is not a parameter of "
+            f"{type(estimator).__name__}{hint} (see its get_params())"
+        )
 
 
 class OptunaPruningCallback(BaseCallback):
@@ -490,8 +531,11 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
         The model to tune (cloned for every fit); a Pipeline works, with
         ``step__param`` names in the space.
     param_space : dict or None, default=None
-        Parameter names mapped to optuna distributions (or fixed values);
-        None: :func:`search_space` of ``estimator``.
+        Parameter names mapped to optuna distributions (or fixed values;
+        a list is refused as ambiguous: choices go in a
+        ``CategoricalDistribution``); None: :func:`search_space` of
+        ``estimator``. The names are checked against the estimator's
+        ``get_params()`` before the first trial.
     n_trials : int, default=20
         Trials in the study, counting pruned and failed ones, over all
         workers (a study reloaded from ``storage`` counts its earlier trials).
@@ -692,6 +736,7 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
             if self.param_space is None
             else dict(self.param_space)
         )
+        _check_space(self.estimator, space)
         objective = _Objective(self, space, X, y, self._splits(X, y), fit_params)
         seed = None if self.random_state is None else int(self.random_state)
         study_name = self.study_name or f"tabkit-{os.getpid()}-{time.time_ns()}"

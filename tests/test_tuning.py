@@ -20,6 +20,7 @@ from optuna.distributions import (
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -247,6 +248,43 @@ def test_failed_trials_are_recorded_and_all_failing_is_an_error():
         OptunaSearch(
             DecisionTreeClassifier(), space, n_trials=6, error_score="raise"
         ).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_space_names_and_lists_are_checked_before_any_trial():
+    X, y = make_classification(n_samples=60, random_state=0)
+    tree = DecisionTreeClassifier()
+    for space, error, match in [
+        ({"max_dept": IntDistribution(1, 3)}, ValueError, "did you mean 'max_depth'"),
+        ({"max_depth": [2, 3]}, TypeError, r"CategoricalDistribution\(\[2, 3\]\)"),
+    ]:
+        search = OptunaSearch(tree, space, n_trials=2)
+        with pytest.raises(error, match=match):
+            search.fit(X, y)
+        assert not hasattr(search, "study_")  # refused before any trial ran
+    # Pipeline names, and a parameter of a value the space itself sets.
+    pipe = make_pipeline(StandardScaler(), tree)
+    with pytest.raises(ValueError, match="'decisiontreeclassifier__max_dept'"):
+        OptunaSearch(
+            pipe, {"decisiontreeclassifier__max_dept": IntDistribution(1, 3)}
+        ).fit(X, y)
+    space = {  # a step the space replaces, and that step's own parameter
+        "decisiontreeclassifier": LogisticRegression(),
+        "decisiontreeclassifier__C": FloatDistribution(0.1, 1.0),
+    }
+    search = OptunaSearch(pipe, space, n_trials=2, random_state=0).fit(X, y)
+    assert isinstance(search.best_estimator_[-1], LogisticRegression)
+    assert (
+        search.best_params_["decisiontreeclassifier__C"] == search.best_estimator_[-1].C
+    )
+    # A tuple is one fixed value.
+    search = OptunaSearch(
+        MLPClassifier(max_iter=5, random_state=0),
+        {"hidden_layer_sizes": (4, 3), "alpha": FloatDistribution(1e-4, 1e-2)},
+        n_trials=2,
+        random_state=0,
+    ).fit(X, y)
+    assert search.best_estimator_.hidden_layer_sizes == (4, 3)
 
 
 def test_refit_false_has_no_predict():
