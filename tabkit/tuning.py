@@ -278,29 +278,35 @@ def _check_fixed_value(key: str, value: Any) -> None:
 def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
     """Check a search space against ``estimator`` before any trial runs.
 
-    Every name must be a parameter of the estimator (``step__param`` for a
-    Pipeline, or a parameter of a value the space itself sets), and every
-    value an optuna distribution this module draws from or a fixed value.
+    Every value must be an optuna distribution this module draws from or a
+    fixed value, and the estimator's own ``set_params`` must take every name
+    (so ``step__param`` for a Pipeline, parameters of a step the space
+    replaces, and the extra keyword parameters LightGBM and CatBoost take
+    all pass), set shallow names first, on a clone.
     """
-    valid = set(estimator.get_params(deep=True))
+    sample: dict[str, Any] = {}
     for key, value in space.items():
         if not isinstance(key, str):
             raise TypeError(f"search space names must be strings, got {key!r}")
-        if not isinstance(
-            value, FloatDistribution | IntDistribution | CategoricalDistribution
-        ):
+        if isinstance(value, FloatDistribution | IntDistribution):
+            sample[key] = value.low
+        elif isinstance(value, CategoricalDistribution):
+            sample[key] = value.choices[0]
+        else:
             _check_fixed_value(key, value)
-        parts = key.split("__")
-        if key in valid or any(
-            "__".join(parts[:i]) in space for i in range(1, len(parts))
-        ):
-            continue
-        close = difflib.get_close_matches(key, sorted(valid), n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"search space parameter {key!r} is not a parameter of "
-            f"{type(estimator).__name__}{hint} (see its get_params())"
-        )
+            sample[key] = value
+    probe = clone(estimator)
+    for key in sorted(sample, key=lambda k: k.count("__")):
+        try:
+            probe.set_params(**{key: sample[key]})
+        except ValueError as exc:
+            valid = sorted(probe.get_params(deep=True))
+            close = difflib.get_close_matches(key, valid, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(
+                f"search space parameter {key!r} is refused by "
+                f"{type(estimator).__name__}.set_params{hint} ({exc})"
+            ) from exc
 
 
 class OptunaPruningCallback(BaseCallback):
@@ -534,8 +540,8 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
         Parameter names mapped to optuna distributions (or fixed values;
         a list is refused as ambiguous: choices go in a
         ``CategoricalDistribution``); None: :func:`search_space` of
-        ``estimator``. The names are checked against the estimator's
-        ``get_params()`` before the first trial.
+        ``estimator``. Before the first trial, the estimator's
+        ``set_params`` must take every name.
     n_trials : int, default=20
         Trials in the study, counting pruned and failed ones, over all
         workers (a study reloaded from ``storage`` counts its earlier trials).

@@ -277,6 +277,24 @@ def test_space_names_and_lists_are_checked_before_any_trial():
     assert (
         search.best_params_["decisiontreeclassifier__C"] == search.best_estimator_[-1].C
     )
+    # Names the estimator's set_params takes beyond get_params() pass:
+    # LightGBM's native keyword parameters, CatBoost's (its get_params() is {}).
+    lightgbm = pytest.importorskip("lightgbm")
+    search = OptunaSearch(
+        lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1),
+        {"min_data_in_leaf": IntDistribution(2, 5)},
+        n_trials=2,
+        random_state=0,
+    ).fit(X, y)
+    assert search.best_estimator_.get_params()["min_data_in_leaf"] in range(2, 6)
+    catboost = pytest.importorskip("catboost")
+    search = OptunaSearch(
+        catboost.CatBoostClassifier(iterations=5, verbose=0, thread_count=1),
+        {"depth": IntDistribution(2, 3)},
+        n_trials=1,
+        random_state=0,
+    ).fit(X, y)
+    assert search.best_params_["depth"] in (2, 3)
     # A tuple is one fixed value.
     search = OptunaSearch(
         MLPClassifier(max_iter=5, random_state=0),
