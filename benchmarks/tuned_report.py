@@ -92,7 +92,8 @@ def _dataset_section(ok: pd.DataFrame, dataset: str) -> str:
             pruned = sum(i["n_pruned"] for i in infos)
             failed = sum(i["n_failed"] for i in infos)
             trials = sum(i["n_trials"] for i in infos)
-            cells += [fmt(tuned["fit_s"].mean(), 0), f"{trials} / {pruned} / {failed}"]
+            seconds = tuned["fit_s"].mean()
+            cells += [f"{seconds:,.0f}", f"{trials} / {pruned} / {failed}"]
         cells.append(sub[sub["model"] == model]["seed"].nunique())
         rows.append(cells)
     table = md_table(

@@ -104,6 +104,28 @@ def test_run_resumes_and_reports(tmp_path):
     assert out.with_name("tuned_normalized.png").exists()
 
 
+def test_search_seconds_are_whole_numbers():
+    from benchmarks.tuned_report import _dataset_section
+
+    info = json.dumps({"n_trials": 20, "n_pruned": 5, "n_failed": 0})
+    rows = pd.DataFrame(
+        {
+            "dataset": ["d"] * 4,
+            "model": ["m", "m", "fast", "fast"],
+            "config": ["default", "tuned"] * 2,
+            "seed": [0] * 4,
+            "test_primary": [0.8, 0.81, 0.7, 0.72],
+            "primary_metric": ["roc_auc"] * 4,
+            "fit_s": [5.0, 1963.76, 0.1, 22.4],
+            "fit_info": [None, info, None, info],
+        }
+    )
+    lines = _dataset_section(rows, "d").splitlines()
+    # A 1,964-second search was shown as "1963.76", a 22-second one as "22".
+    assert "| m | 0.8000 | 0.8100 | 1,964 | 20 / 5 / 0 | 1 |" in lines
+    assert "| fast | 0.7000 | 0.7200 | 22 | 20 / 5 / 0 | 1 |" in lines
+
+
 def test_pruning_section_pairs_pruned_and_unpruned_searches():
     from benchmarks.tuned_report import pruning_section
 
