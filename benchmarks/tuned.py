@@ -19,6 +19,9 @@ Protocol, per dataset and seed (``protocol.make_split`` with the profile's
   training loop's per-epoch or per-step callback, and each of their fits gets
   the profile's per-trial budget). The GBDTs keep their adapters' 2,000
   rounds with early stopping, so their spaces leave the number of trees out.
+  Parameters added to a library space after the profile was run
+  (``PROFILE_EXCLUDED``) are left out too; ``--full-space`` searches them,
+  into ``tuned_full`` rows.
   A ``default`` fit of every family runs on the same split for comparison.
 - The ``tuned`` row of a family is its best trial by the tuning-half score;
   its ``fit_s`` is the whole search's fit time, ``fit_info`` the best
@@ -75,6 +78,12 @@ ENSEMBLE_ITERATIONS = 40
 #: Parameters that set the number of boosting rounds: the GBDT adapters keep
 #: 2,000 rounds with early stopping instead.
 ROUND_PARAMS = ("n_estimators", "iterations", "max_iter")
+#: Parameters added to a library space after the profile was run: the
+#: committed ``tuned`` rows were searched without them, so the profile leaves
+#: them out; ``--full-space`` searches the whole space (rows ``tuned_full``).
+PROFILE_EXCLUDED: dict[str, tuple[str, ...]] = {
+    "boosted_nn": ("max_iter_per_step", "subsample"),
+}
 
 
 def estimator_class(model: str) -> type:
@@ -114,24 +123,37 @@ def estimator_class(model: str) -> type:
     raise KeyError(f"model {model!r} has no search space in the tuned profile")
 
 
-def model_space(model: str) -> dict[str, Any]:
+def model_space(model: str, *, full: bool = False) -> dict[str, Any]:
     """Return the search space of ``model`` in this profile (module docstring).
 
     Parameters
     ----------
     model : str
         A registered model name.
+    full : bool, default=False
+        Keep the parameters of :data:`PROFILE_EXCLUDED` (``--full-space``).
 
     Returns
     -------
     dict
         Parameter names mapped to optuna distributions.
+
+    Examples
+    --------
+    >>> full, profile = model_space("boosted_nn", full=True), model_space("boosted_nn")
+    >>> sorted(set(full) - set(profile))
+    ['max_iter_per_step', 'subsample']
+    >>> "n_estimators" in model_space("lightgbm")
+    False
     """
     from tabkit.tuning import search_space
 
     space = search_space(estimator_class(model))
     if make_model(model).family == "gbdt":
         space = {k: v for k, v in space.items() if k not in ROUND_PARAMS}
+    if not full:
+        left_out = PROFILE_EXCLUDED.get(model, ())
+        space = {k: v for k, v in space.items() if k not in left_out}
     return space
 
 
@@ -275,6 +297,7 @@ def search(
     budget_s: float | None,
     cache: Path,
     prune: bool = True,
+    full_space: bool = False,
 ) -> Any:
     """Run (or resume) the optuna search of one model on one dataset and seed.
 
@@ -289,7 +312,7 @@ def search(
 
     from tabkit.tuning import OptunaPruningCallback, suggest_params
 
-    space = model_space(model)
+    space = model_space(model, full=full_space)
     metric = primary_metric(data.task)
     journal = _cache_file(cache, data, model, "study").with_suffix(".journal")
     pruner = (
@@ -394,6 +417,7 @@ def run_model(
     prune: bool = True,
     config: str = "tuned",
     need_outputs: bool = False,
+    full_space: bool = False,
 ) -> None:
     """Run the default fit and the search of one model; append their rows.
 
@@ -429,6 +453,7 @@ def run_model(
         budget_s=budget_s,
         cache=cache,
         prune=prune,
+        full_space=full_space,
     )
     wall = time.perf_counter() - tick
     import optuna
@@ -580,9 +605,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-prune", action="store_true", help="run every trial to the end"
     )
     parser.add_argument(
+        "--full-space",
+        action="store_true",
+        help="search the library's whole space (PROFILE_EXCLUDED too)",
+    )
+    parser.add_argument(
         "--config",
         default=None,
-        help="config name of the tuned rows (default: tuned, or tuned_noprune)",
+        help="config name of the tuned rows "
+        "(default: tuned, tuned_noprune or tuned_full)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -613,8 +644,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else list(range(profile.seeds))
     )
     prune = not args.no_prune
-    config = args.config or ("tuned" if prune else "tuned_noprune")
-    cache = args.cache if prune else args.cache / config
+    config = args.config or (
+        "tuned_full" if args.full_space else "tuned" if prune else "tuned_noprune"
+    )
+    cache = args.cache if config == "tuned" else args.cache / config
     env = collect_environment()
     env["train_cap"] = profile.train_cap
     if args.out.exists():
@@ -641,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     prune=prune,
                     config=config,
                     need_outputs=need and config == "tuned",
+                    full_space=args.full_space,
                 )
             if config != "tuned":
                 continue

@@ -200,6 +200,100 @@ def target_checks(ok: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     return "\n".join(lines) + "\n", norm
 
 
+def _on_seeds(rows: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
+    """Return the latest row of each of ``seeds``."""
+    last = rows.drop_duplicates("seed", keep="last")
+    return last[last["seed"].isin(seeds)]
+
+
+def _score_on(rows: pd.DataFrame, seeds: list[int]) -> str:
+    """Format the test score over ``seeds``: mean ± std, one value, or missing."""
+    s = _on_seeds(rows, seeds)["test_primary"]
+    if len(s) > 1:
+        return mean_std(s.mean(), s.std())
+    return fmt(s.mean()) if len(s) else MISSING
+
+
+def full_space_section(ok: pd.DataFrame) -> str:
+    """Compare the profile's searches with searches of the library's whole space.
+
+    ``python -m benchmarks.tuned --full-space`` writes ``tuned_full`` rows:
+    the same search with the parameters of ``benchmarks.tuned.PROFILE_EXCLUDED``
+    added to the space. Per dataset and model with both: test score over the
+    seeds both ran (mean ± std), tuned LightGBM's on those seeds, and the
+    mean search fit seconds.
+
+    Parameters
+    ----------
+    ok : DataFrame
+        ``report.ok_results`` of the tuned CSV.
+
+    Returns
+    -------
+    str
+        A markdown section, or an empty string without ``tuned_full`` rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({
+    ...     "dataset": ["d"] * 6, "model": ["m", "m", "lightgbm"] * 2,
+    ...     "seed": [0, 0, 0, 1, 1, 1],
+    ...     "config": ["tuned", "tuned_full", "tuned"] * 2,
+    ...     "fit_s": [10.0, 30.0, 5.0] * 2,
+    ...     "test_primary": [0.5, 0.4, 0.3, 0.7, 0.4, 0.3],
+    ...     "primary_metric": ["rmse"] * 6})
+    >>> print(full_space_section(rows).splitlines()[-1])
+    | d (rmse) | m | 2 | 0.6000 ± 0.1414 | 0.4000 ± 0.0000 | 0.3000 ± 0.0000 | 10 | 30 |
+    """
+    if "tuned_full" not in set(ok["config"]):
+        return ""
+    tuned = ok[ok["config"] == "tuned"]
+    rows = []
+    full_rows = ok[ok["config"] == "tuned_full"]
+    for (dataset, model), full in full_rows.groupby(["dataset", "model"]):
+        profile = tuned[(tuned["dataset"] == dataset) & (tuned["model"] == model)]
+        seeds = sorted(set(full["seed"]) & set(profile["seed"]))
+        if not seeds:
+            continue
+        lgbm = tuned[(tuned["dataset"] == dataset) & (tuned["model"] == "lightgbm")]
+        rows.append(
+            [
+                f"{dataset} ({full['primary_metric'].iloc[0]})",
+                model,
+                len(seeds),
+                _score_on(profile, seeds),
+                _score_on(full, seeds),
+                _score_on(lgbm, seeds),
+                f"{_on_seeds(profile, seeds)['fit_s'].mean():,.0f}",
+                f"{_on_seeds(full, seeds)['fit_s'].mean():,.0f}",
+            ]
+        )
+    if not rows:
+        return ""
+    return (
+        "## Whole search space\n\n"
+        "The profile's search against one of the library's whole space "
+        "(`python -m benchmarks.tuned --full-space`, rows `tuned_full`; the "
+        "parameters the profile leaves out are `PROFILE_EXCLUDED` in "
+        "`benchmarks/tuned.py`): test score (primary metric) over the seeds both "
+        "ran, tuned LightGBM's on the same seeds, and mean search fit seconds.\n\n"
+        + md_table(
+            [
+                "dataset (metric)",
+                "model",
+                "seeds",
+                "profile space",
+                "whole space",
+                "tuned LightGBM",
+                "profile s",
+                "whole s",
+            ],
+            rows,
+        )
+    )
+
+
 def pruning_section(ok: pd.DataFrame) -> str:
     """Pruned against unpruned searches, where both ran on a dataset and seed.
 
@@ -352,8 +446,8 @@ def write_tuned_report(csv: str | os.PathLike) -> Path:
                 "the ensemble, 0 = worst); bars are means over datasets.",
             )
         )
-    pruning = pruning_section(ok)
-    if pruning:
-        parts.append(pruning)
+    for section in (full_space_section(ok), pruning_section(ok)):
+        if section:
+            parts.append(section)
     out.write_text("\n".join(parts))
     return out

@@ -22,6 +22,28 @@ def test_gbdt_spaces_leave_the_rounds_to_early_stopping():
     assert "n_estimators" in tuned.model_space("boosted_nn")
 
 
+def test_full_space_is_searched_apart_from_the_profile(tmp_path):
+    out, cache = tmp_path / "tuned.csv", tmp_path / "cache"
+    argv = ["--models", "boosted_nn", "--datasets", "breast_cancer", "--seeds", "0"]
+    argv += ["--trials", "3", "--out", str(out), "--cache", str(cache)]
+    assert tuned.main([*argv, "--full-space"]) == 0
+    assert tuned.main(argv) == 0
+    rows = read_frame(out)
+    rows = rows[rows["model"] == "boosted_nn"].set_index("config")
+    assert sorted(rows.index) == ["default", "tuned", "tuned_full"]
+    left_out = set(tuned.PROFILE_EXCLUDED["boosted_nn"])
+    full = json.loads(rows.loc["tuned_full", "fit_info"])["best_params"]
+    profile = json.loads(rows.loc["tuned", "fit_info"])["best_params"]
+    assert left_out <= set(full) and left_out.isdisjoint(profile)
+    # Each search has its own journal: the profile's was not resumed from it.
+    journals = sorted(p.relative_to(cache) for p in cache.rglob("study.journal"))
+    assert [str(p.parts[0]) for p in journals] == ["breast_cancer", "tuned_full"]
+    assert tuned.main(["--report", "--out", str(out)]) == 0
+    text = out.with_suffix(".md").read_text()
+    assert "## Whole search space" in text
+    assert "| breast_cancer (roc_auc) | boosted_nn | 1 |" in text
+
+
 def test_validation_rows_are_halved_disjointly():
     y = np.repeat([0, 1, 2], 100)
     split = make_split(y, "multiclass", seed=3)
