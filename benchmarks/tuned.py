@@ -612,8 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--config",
         default=None,
-        help="config name of the tuned rows "
-        "(default: tuned, tuned_noprune or tuned_full)",
+        help="config name of the tuned rows (default: tuned, with _full after "
+        "--full-space and _noprune after --no-prune)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -645,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     prune = not args.no_prune
     config = args.config or (
-        "tuned_full" if args.full_space else "tuned" if prune else "tuned_noprune"
+        "tuned" + ("_full" if args.full_space else "") + ("" if prune else "_noprune")
     )
     cache = args.cache if config == "tuned" else args.cache / config
     env = collect_environment()

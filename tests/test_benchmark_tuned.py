@@ -42,6 +42,10 @@ def test_full_space_is_searched_apart_from_the_profile(tmp_path):
     text = out.with_suffix(".md").read_text()
     assert "## Whole search space" in text
     assert "| breast_cancer (roc_auc) | boosted_nn | 1 |" in text
+    # Both switches: a config of its own, not mixed into either search above.
+    assert tuned.main([*argv, "--full-space", "--no-prune"]) == 0
+    configs = read_frame(out).query("model == 'boosted_nn'")["config"]
+    assert sorted(configs) == ["default", "tuned", "tuned_full", "tuned_full_noprune"]
 
 
 def test_validation_rows_are_halved_disjointly():
