@@ -289,7 +289,9 @@ def test_space_names_and_lists_are_checked_before_any_trial():
     assert search.best_estimator_.get_params()["min_data_in_leaf"] in range(2, 6)
     catboost = pytest.importorskip("catboost")
     search = OptunaSearch(
-        catboost.CatBoostClassifier(iterations=5, verbose=0, thread_count=1),
+        catboost.CatBoostClassifier(
+            iterations=5, verbose=0, thread_count=1, allow_writing_files=False
+        ),
         {"depth": IntDistribution(2, 3)},
         n_trials=1,
         random_state=0,
