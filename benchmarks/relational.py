@@ -106,6 +106,32 @@ GNN_SETTINGS: dict[str, dict[str, Any]] = {
         "learning_rate": 0.002,
         "num_neighbors": 64,
     },
+    # the neighbour mean (invariant to how many rows a node has)
+    "degree+lr0.002+mean": {
+        "degree_features": True,
+        "learning_rate": 0.002,
+        "aggr": "mean",
+    },
+    # one hop: the entity and its own rows only
+    "degree+lr0.002+1layer": {
+        "degree_features": True,
+        "learning_rate": 0.002,
+        "n_layers": 1,
+    },
+    # twice the width, two encoder blocks
+    "degree+lr0.002+wide": {
+        "degree_features": True,
+        "learning_rate": 0.002,
+        "channels": 128,
+        "encoder_layers": 2,
+    },
+    # twice the epochs and patience
+    "degree+lr0.002+longer": {
+        "degree_features": True,
+        "learning_rate": 0.002,
+        "max_epochs": 40,
+        "n_iter_no_change": 10,
+    },
 }
 #: Columns of the CSV, in order (the environment's keys follow).
 COLUMNS = (
