@@ -808,3 +808,31 @@ def test_relational_verdict_follows_the_match_rule():
     assert verdict("roc_auc", (0.80, 0.02), (0.77, 0.01)) == "beats"
     assert verdict("mae", (10.2, float("nan")), (10.0, float("nan"))) == "loses"
     assert verdict("mae", (10.05, float("nan")), (10.0, float("nan"))) == "matches"
+
+
+def test_relational_cutoffs_scores_each_cutoff_of_both_models(tmp_path):
+    from benchmarks import relational_cutoffs
+    from benchmarks.relational import load_task
+
+    out = tmp_path / "cutoffs.csv"
+    argv = ["--tasks", "synthetic-chain-tiny", "--seeds", "0", "--out", str(out)]
+    relational_cutoffs.main(argv)
+    frame = pd.read_csv(out)
+    task = load_task("synthetic-chain-tiny", 0).task
+    for split, (X, _) in (("val", task.val), ("test", task.test)):
+        rows = frame[frame["split"] == split]
+        days = sorted(pd.to_datetime(X["cutoff"]).dt.strftime("%Y-%m-%d").unique())
+        assert sorted(rows["cutoff"].unique()) == days
+        for model in ("entity_only", "gnn"):
+            # every seed of the split is scored once, at its cut-off
+            assert rows.loc[rows["model"] == model, "n"].sum() == len(X)
+    assert frame["score"].between(0, 1).all()
+    assert frame["target_level"].between(0, 1).all()
+    text = out.with_suffix(".md").read_text()
+    assert "## synthetic-chain-tiny (roc_auc)" in text
+    assert text.count("\n| val |") + text.count("\n| test |") == len(frame) // 2
+    # resumed: nothing is refitted
+    relational_cutoffs.main(argv)
+    assert len(pd.read_csv(out)) == len(frame)
+    with pytest.raises(SystemExit):
+        relational_cutoffs.main(["--seeds", ",", "--out", str(out)])
