@@ -13,8 +13,13 @@ cut-off: the metric, the number of seeds, and the level of the targets and of
 each model's predictions (the positive rate and the mean probability of a binary
 task, the medians of a regression task: the level each model predicts against
 the level that came). Rows go to ``results/relational_cutoffs.csv``
-(resumed: a recorded task and seed is skipped) and the report, mean ± std over
-seeds, to its ``.md``.
+(resumed: what is recorded is skipped) and the report, mean ± std over seeds,
+to its ``.md``.
+
+``--refit`` adds both models refitted on the training and validation seeds
+together, for the number of trees or epochs their validation chose (the GNN's
+seeds capped as before), scored on the test cut-offs: ``entity_only_refit``
+and ``gnn_refit``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,15 @@ logger = logging.getLogger("benchmarks.relational_cutoffs")
 
 #: The models compared per cut-off (names of ``benchmarks.relational.MODELS``).
 MODELS = ("entity_only", "gnn")
+#: Suffix of a model refitted on the training and validation seeds (``--refit``).
+REFIT = "_refit"
+#: Column names of the report.
+LABELS = {
+    "entity_only": "entity-only",
+    "gnn": "GNN",
+    "entity_only_refit": "entity-only refit",
+    "gnn_refit": "GNN refit",
+}
 
 
 def cutoff_rows(
@@ -61,7 +75,8 @@ def cutoff_rows(
     Returns
     -------
     list of dict
-        One row per (cut-off, model): ``cutoff`` (ISO date), ``model``, ``n``,
+        One row per (cut-off, model), then one per model for all the seeds
+        together (``cutoff="all"``): ``cutoff`` (ISO date), ``model``, ``n``,
         ``score``, ``target_level`` and ``prediction_level`` (means for a
         binary task, medians for a regression task).
 
@@ -72,13 +87,13 @@ def cutoff_rows(
     >>> rows = cutoff_rows("regression", cutoff, np.array([1.0, 3.0, 10.0]),
     ...                    {"a": np.array([2.0, 2.0, 2.0])})
     >>> [(r["cutoff"], r["n"], r["score"], r["target_level"]) for r in rows]
-    [('2013-11-01', 2, 1.0, 2.0), ('2013-12-01', 1, 8.0, 10.0)]
+    [('2013-11-01', 2, 1.0, 2.0), ('2013-12-01', 1, 8.0, 10.0), ('all', 3, 3.3, 3.0)]
     """
     days = pd.to_datetime(cutoff).dt.strftime("%Y-%m-%d").to_numpy()
     level = np.mean if task_type == "binary" else np.median
     rows = []
-    for day in sorted(set(days)):
-        at = days == day
+    for day in [*sorted(set(days)), "all"]:
+        at = days == day if day != "all" else np.ones(len(days), dtype=bool)
         for model, pred in predictions.items():
             rows.append(
                 {
@@ -93,8 +108,13 @@ def cutoff_rows(
     return rows
 
 
-def run(
-    tasks: Sequence[str], seeds: Sequence[int], out: Path, threads: int, command: str
+def run(  # noqa: PLR0917
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    threads: int,
+    command: str,
+    refit: bool = False,
 ) -> pd.DataFrame:
     """Fit and score by cut-off every (task, seed) not yet in ``out``.
 
@@ -110,6 +130,8 @@ def run(
         LightGBM and torch threads.
     command : str
         The command line, recorded with every row.
+    refit : bool, default=False
+        Also score both models refitted on the training and validation seeds.
 
     Returns
     -------
@@ -119,18 +141,26 @@ def run(
     done = set()
     if out.exists():
         old = pd.read_csv(out)
-        done = set(zip(old["task"], old["seed"], strict=True))
+        done = set(zip(old["task"], old["seed"], old["model"], strict=True))
+    wanted = [*MODELS, *(m + REFIT for m in MODELS if refit)]
     env = collect_environment()
     for name in tasks:
         for seed in seeds:
-            if (name, seed) in done:
+            todo = [m for m in wanted if (name, seed, m) not in done]
+            if not todo:
                 continue
             loaded = load_task(name, seed)
             task = loaded.task
             fitted = {m: fit_model(loaded, m, seed, threads) for m in MODELS}
+            test = {m: f.predictions["test"] for m, f in fitted.items()}
+            test.update({m + REFIT: f.refit() for m, f in fitted.items() if refit})
             frame = []
             for split, (X, y) in (("val", task.val), ("test", task.test)):
-                preds = {m: f.predictions[split] for m, f in fitted.items()}
+                preds = {
+                    m: test[m] if split == "test" else fitted[m].predictions[split]
+                    for m in todo
+                    if split == "test" or not m.endswith(REFIT)
+                }
                 scored = cutoff_rows(task.task_type, X["cutoff"], np.asarray(y), preds)
                 key = {"task": name, "seed": seed, "split": split}
                 frame += [{**key, "metric": task.metric, **row} for row in scored]
@@ -160,7 +190,9 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
         "and test cut-off: ROC AUC (higher is better) or MAE (lower is better), "
         "and the level of the targets and of each model's predictions (positive "
         "rate and mean probability for ROC AUC, medians for MAE), mean ± std "
-        "(of the scores) over seeds.",
+        "(of the scores) over seeds. *refit*: the model fitted again on the "
+        "training and validation seeds together, for the trees or epochs its "
+        "validation chose, scored on the test cut-offs.",
         "",
     ]
     stats = (
@@ -176,22 +208,32 @@ def write_report(results: pd.DataFrame, out: Path, report_command: str) -> None:
         .reset_index()
     )
     for (task, metric), group in stats.groupby(["task", "metric"], sort=False):
+        order = [*MODELS, *(m + REFIT for m in MODELS)]
+        models = [m for m in order if m in set(group["model"])]
+        names = "; ".join(LABELS[m] for m in models)
         lines += [
             f"## {task} ({metric})",
             "",
-            "| split | cut-off | seeds | n | entity-only | GNN "
-            "| target level | prediction level (entity-only; GNN) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| split | cut-off | seeds | n | "
+            + " | ".join(LABELS[m] for m in models)
+            + f" | target level | prediction level ({names}) |",
+            "|---|---|---|---|" + "---|" * len(models) + "---|---|",
         ]
         for (split, cutoff), at in group.groupby(["split", "cutoff"], sort=False):
             by = at.set_index("model")
             spread = by["score_std"].fillna(0.0)
-            cells = [f"{by.loc[m, 'score']:.4f} ± {spread[m]:.4f}" for m in MODELS]
-            medians = "; ".join(f"{by.loc[m, 'prediction']:.2f}" for m in MODELS)
+            cells = [
+                f"{by.loc[m, 'score']:.4f} ± {spread[m]:.4f}" if m in by.index else "-"
+                for m in models
+            ]
+            levels = "; ".join(
+                f"{by.loc[m, 'prediction']:.2f}" if m in by.index else "-"
+                for m in models
+            )
             lines.append(
                 f"| {split} | {cutoff} | {int(by['seeds'].min())} "
-                f"| {by.loc[MODELS[0], 'n']:.0f} | {cells[0]} | {cells[1]} "
-                f"| {by.loc[MODELS[0], 'target']:.2f} | {medians} |"
+                f"| {by['n'].iloc[0]:.0f} | {' | '.join(cells)} "
+                f"| {by['target'].iloc[0]:.2f} | {levels} |"
             )
         lines.append("")
     out.write_text("\n".join(lines).rstrip("\n") + "\n")
@@ -215,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--refit", action="store_true")
     args = parser.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -224,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not tasks or not seeds:
         parser.error("--tasks and --seeds need at least one value each")
     out = args.out or RESULTS / "relational_cutoffs.csv"
-    results = run(tasks, seeds, out, args.threads, command)
+    results = run(tasks, seeds, out, args.threads, command, refit=args.refit)
     write_report(results, out.with_suffix(".md"), command)
     return 0
 
