@@ -822,10 +822,12 @@ def test_relational_cutoffs_scores_each_cutoff_of_both_models(tmp_path):
     for split, (X, _) in (("val", task.val), ("test", task.test)):
         rows = frame[frame["split"] == split]
         days = sorted(pd.to_datetime(X["cutoff"]).dt.strftime("%Y-%m-%d").unique())
-        assert sorted(rows["cutoff"].unique()) == days
+        assert sorted(rows["cutoff"].unique()) == [*days, "all"]
         for model in ("entity_only", "gnn"):
-            # every seed of the split is scored once, at its cut-off
-            assert rows.loc[rows["model"] == model, "n"].sum() == len(X)
+            # every seed of the split is scored once at its cut-off, and once pooled
+            mine = rows[rows["model"] == model]
+            assert mine.loc[mine["cutoff"] != "all", "n"].sum() == len(X)
+            assert mine.loc[mine["cutoff"] == "all", "n"].item() == len(X)
     assert frame["score"].between(0, 1).all()
     assert frame["target_level"].between(0, 1).all()
     text = out.with_suffix(".md").read_text()
@@ -834,5 +836,11 @@ def test_relational_cutoffs_scores_each_cutoff_of_both_models(tmp_path):
     # resumed: nothing is refitted
     relational_cutoffs.main(argv)
     assert len(pd.read_csv(out)) == len(frame)
+    # --refit adds the refitted models on the test cut-offs only
+    relational_cutoffs.main([*argv, "--refit"])
+    refit = pd.read_csv(out).iloc[len(frame) :]
+    assert set(refit["model"]) == {"entity_only_refit", "gnn_refit"}
+    assert (refit["split"] == "test").all() and refit["score"].between(0, 1).all()
+    assert "| GNN refit |" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         relational_cutoffs.main(["--seeds", ",", "--out", str(out)])
