@@ -278,20 +278,7 @@ class Fitted:
 def fit_one(loaded: LoadedTask, model: str, seed: int, threads: int) -> dict[str, Any]:
     """Fit one model on one task and seed; return the CSV row.
 
-    Parameters
-    ----------
-    loaded : LoadedTask
-        The task.
-    model : {"entity_only", "relational_features", "gnn"}
-        The model (LightGBM on a feature set, or the GNN).
-    seed : int
-        LightGBM seed.
-    threads : int
-        LightGBM threads.
-
-    Returns
-    -------
-    row : dict
+    The row of :func:`fit_model` (same parameters).
     """
     return fit_model(loaded, model, seed, threads).row
 
@@ -394,21 +381,7 @@ def fit_gnn(
 ) -> dict[str, Any]:
     """Fit the relational GNN on one task and seed; return the CSV row.
 
-    Parameters
-    ----------
-    loaded : LoadedTask
-        The task.
-    seed : int
-        Seed of the subsample and of the GNN.
-    threads : int
-        Torch threads.
-    setting : str or None, default=None
-        A name of ``GNN_SETTINGS``, whose parameters replace the family's
-        ``GNN_PARAMS``; the row then holds it as ``setting``.
-
-    Returns
-    -------
-    row : dict
+    The row of :func:`fit_gnn_model` (same parameters).
     """
     return fit_gnn_model(loaded, seed, threads, setting).row
 
