@@ -470,3 +470,29 @@ def test_per_row_fit_params_follow_the_split():
         X, y, sample_weight=weights
     )
     np.testing.assert_array_equal(best.predict_proba(X), reference.predict_proba(X))
+
+
+def test_extra_keyword_close_to_a_parameter_is_warned_about():
+    # LightGBM takes any name as a booster parameter: a misspelt one would be
+    # silently ignored (verbose=-1 hides LightGBM's own message).
+    lightgbm = pytest.importorskip("lightgbm")
+    X, y = make_classification(n_samples=60, random_state=0)
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1)
+    with pytest.warns(UserWarning, match="did you mean 'learning_rate'") as record:
+        OptunaSearch(model, {"learning_rat": 0.1}, n_trials=1).fit(X, y)
+    assert record[0].filename == __file__  # points at the caller's line
+    pipe = make_pipeline(StandardScaler(), model)
+    with pytest.warns(UserWarning, match="'lgbmclassifier__learning_rate'"):
+        OptunaSearch(pipe, {"lgbmclassifier__learning_rat": 0.1}, n_trials=1).fit(X, y)
+    # LightGBM's own names, and the estimator's, pass without a warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for space in (
+            {"max_bin": 63},
+            {"lgbmclassifier__max_bin": 63},
+            {"lgbmclassifier__learning_rate": 0.1},
+        ):
+            target = pipe if "__" in next(iter(space)) else model
+            OptunaSearch(target, space, n_trials=1).fit(X, y)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from optuna.distributions import (
 )
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+
+from tabkit._warnings import user_stacklevel
 
 __all__ = ["SearchSpace", "search_space", "suggest_params"]
 
@@ -252,6 +255,26 @@ def _check_fixed_value(key: str, value: Any) -> None:
         )
 
 
+def _misspelt(estimator: Any, key: str) -> list[str]:
+    """Return the parameters ``key`` may be a misspelling of (none if it is one).
+
+    Compares the last part of ``key`` with the parameters of the object it
+    names (the estimator, or a step of a Pipeline), their constructor's
+    arguments included (CatBoost lists only the parameters set).
+    """
+    prefix, _, name = key.rpartition("__")
+    params = estimator.get_params(deep=True)
+    owner = params.get(prefix, estimator) if prefix else estimator
+    if not hasattr(owner, "get_params"):
+        return []
+    names = set(owner.get_params(deep=False))
+    names |= set(inspect.signature(type(owner).__init__).parameters) - {"self"}
+    if name in names:
+        return []
+    close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.8)
+    return [f"{prefix}__{c}" if prefix else c for c in close]
+
+
 def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
     """Check a search space against ``estimator`` before any trial runs.
 
@@ -259,7 +282,9 @@ def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
     fixed value, and the estimator's own ``set_params`` must take every name
     (so ``step__param`` for a Pipeline, parameters of a step the space
     replaces, and the extra keyword parameters LightGBM and CatBoost take
-    all pass), set shallow names first, on a clone.
+    all pass), set shallow names first, on a clone. An extra keyword that
+    is close to one of the estimator's parameters (a misspelling LightGBM
+    would take silently) gets a warning.
     """
     sample: dict[str, Any] = {}
     for key, value in space.items():
@@ -284,3 +309,14 @@ def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
                 f"search space parameter {key!r} is refused by "
                 f"{type(estimator).__name__}.set_params{hint} ({exc})"
             ) from exc
+        close = _misspelt(estimator, key)
+        if close:
+            # LightGBM and CatBoost take any name, as a parameter of their own
+            warnings.warn(
+                f"search space parameter {key!r} is not a parameter of "
+                f"{type(estimator).__name__} (did you mean "
+                f"{', '.join(map(repr, close))}?); it is passed on as an extra "
+                "keyword, which the model may ignore",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
