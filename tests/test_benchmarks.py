@@ -814,7 +814,7 @@ def test_relational_gnn_settings_are_compared_on_validation(tmp_path):
 
 
 def test_relational_verdict_follows_the_match_rule():
-    from benchmarks.relational import verdict
+    from benchmarks.relational_report import verdict
 
     assert verdict("roc_auc", (0.80, 0.001), (0.796, 0.001)) == "matches"
     assert verdict("roc_auc", (0.80, 0.02), (0.77, 0.01)) == "beats"
