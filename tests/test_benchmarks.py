@@ -758,19 +758,7 @@ def test_relational_benchmark_runs_the_three_models(tmp_path, monkeypatch):
     from benchmarks import relational
 
     out = tmp_path / "relational.csv"
-    monkeypatch.setattr(
-        relational,
-        "_feature_timing",
-        lambda: {
-            "task": "t",
-            "seeds": 1,
-            "database_rows": 2,
-            "features": 3,
-            "seconds": 0.5,
-            "peak_rss_mb_before": 1.0,
-            "peak_rss_mb": 2.0,
-        },
-    )
+    monkeypatch.setattr(relational, "_feature_timing", _fake_timing)
     relational.main(
         [
             "--tasks",
