@@ -189,11 +189,17 @@ def load_task(name: str, seed: int) -> LoadedTask:
     """
     from tabkit.datasets import load_relational_task, make_relational
 
+    synthetic = "'synthetic-<template>-<size>' (for example 'synthetic-chain-small')"
     if name.startswith("synthetic-"):
-        _, template, size = name.split("-")
-        task = make_relational(template, size=size, seed=seed)
+        parts = name.split("-")
+        if len(parts) != 3:
+            raise ValueError(f"a synthetic task name is {synthetic}, got {name!r}")
+        task = make_relational(parts[1], size=parts[2], seed=seed)
         return LoadedTask(name, "synthetic", task.task.entity_table, task)
-    task = load_relational_task(name)
+    try:
+        task = load_relational_task(name)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or a synthetic task {synthetic}") from exc
     family = name.split("-", maxsplit=1)[0]
     return LoadedTask(name, family, task.task.entity_table, task)
 

@@ -864,3 +864,12 @@ def test_relational_gnn_on_all_seeds_is_reported_apart(tmp_path, monkeypatch):
     assert "GNN targets, over the 1 tasks with all three models" in text
     assert "## The GNN on every training seed" in text
     assert f"| synthetic-chain-tiny | roc_auc | 1 | {n_train:,} |" in text
+
+
+def test_relational_task_names_are_checked():
+    from benchmarks.relational import load_task
+
+    with pytest.raises(ValueError, match=r"plane-delay.*synthetic-<template>"):
+        load_task("nope", 0)
+    with pytest.raises(ValueError, match="'synthetic-chain'"):
+        load_task("synthetic-chain", 0)
