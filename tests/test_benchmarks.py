@@ -860,10 +860,20 @@ def test_relational_gnn_on_all_seeds_is_reported_apart(tmp_path, monkeypatch):
     assert frame.loc["gnn", "n_train"] == 100 < n_train
     assert frame.loc["gnn_all_seeds", "n_train"] == n_train
     text = out.with_suffix(".md").read_text()
-    # the protocol's table and targets ignore the extra model
+    # the protocol's table and targets ignore the extra models
     assert "GNN targets, over the 1 tasks with all three models" in text
     assert "## The GNN on every training seed" in text
-    assert f"| synthetic-chain-tiny | roc_auc | 1 | {n_train:,} |" in text
+    row = f"| synthetic-chain-tiny | roc_auc | 1 | {n_train:,} |"
+    assert row in text
+    line = next(x for x in text.splitlines() if x.startswith(row))
+    assert line.split(" | ")[5:7] == ["-", "-"]  # no capped LightGBM yet
+    # LightGBM on the GNN's capped seeds: the same rows as the GNN's
+    relational.main([*argv, "--models", "entity_only_capped", "--report"])
+    capped = pd.read_csv(out).set_index("model").loc["entity_only_capped"]
+    assert capped["n_train"] == 100 and 0 <= capped["test_score"] <= 1
+    line = next(x for x in out.with_suffix(".md").read_text().splitlines()
+                if x.startswith(row))  # fmt: skip
+    assert line.split(" | ")[5].startswith(f"{capped['test_score']:.4f}")
 
 
 def test_relational_task_names_are_checked():
