@@ -484,6 +484,13 @@ def test_extra_keyword_close_to_a_parameter_is_warned_about():
     pipe = make_pipeline(StandardScaler(), model)
     with pytest.warns(UserWarning, match="'lgbmclassifier__learning_rate'"):
         OptunaSearch(pipe, {"lgbmclassifier__learning_rat": 0.1}, n_trials=1).fit(X, y)
+    # A step the space replaces is the one compared: LightGBM in place of a tree.
+    tree_pipe = make_pipeline(StandardScaler(), DecisionTreeClassifier())
+    replaced = {"decisiontreeclassifier": model}
+    with pytest.warns(UserWarning, match="'decisiontreeclassifier__learning_rate'"):
+        OptunaSearch(
+            tree_pipe, {**replaced, "decisiontreeclassifier__learning_rat": 0.1}
+        ).fit(X, y)
     # LightGBM's own names, and the estimator's, pass without a warning.
     import warnings
 
@@ -496,3 +503,6 @@ def test_extra_keyword_close_to_a_parameter_is_warned_about():
         ):
             target = pipe if "__" in next(iter(space)) else model
             OptunaSearch(target, space, n_trials=1).fit(X, y)
+        OptunaSearch(
+            tree_pipe, {**replaced, "decisiontreeclassifier__max_bin": 63}, n_trials=1
+        ).fit(X, y)

@@ -299,6 +299,9 @@ def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
             sample[key] = value
     probe = clone(estimator)
     for key in sorted(sample, key=lambda k: k.count("__")):
+        # on the probe before this name is set (LightGBM then lists it), after
+        # the shallower ones (a step the space replaces is the one compared)
+        close = _misspelt(probe, key)
         try:
             probe.set_params(**{key: sample[key]})
         except ValueError as exc:
@@ -309,7 +312,6 @@ def _check_space(estimator: Any, space: Mapping[str, Any]) -> None:
                 f"search space parameter {key!r} is refused by "
                 f"{type(estimator).__name__}.set_params{hint} ({exc})"
             ) from exc
-        close = _misspelt(estimator, key)
         if close:
             # LightGBM and CatBoost take any name, as a parameter of their own
             warnings.warn(
